@@ -1,0 +1,80 @@
+# Presence service: developer and CI entry points (GNU make; works as root, no stdin needed).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# Python 3.13: pyenv's 3.13.0 when present, else a working python3.13 (resolved past any shim),
+# else python3.
+PYENV_313 := $(shell pyenv prefix 3.13.0 2>/dev/null)
+PY313 := $(or $(wildcard $(PYENV_313)/bin/python),\
+	$(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null),python3)
+# The folder of the real interpreter (not a pyenv shim): `sam build` needs python3.13 first on PATH.
+PY313_BIN := $(shell $(PY313) -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null)
+
+VENV := .venv
+VENV_SAM := .venv-sam
+PIP_FLAGS := --disable-pip-version-check --no-input --quiet
+
+# Offline AWS settings for validation and tests: dummy credentials, never a real account.
+AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
+	SAM_CLI_TELEMETRY=0
+
+TEST_DIRS := $(wildcard tests/unit tests/integration tests/e2e)
+LINT_PATHS := $(wildcard layers/presence/presence functions local tests)
+
+.PHONY: help $(VENV) $(VENV_SAM) test validate lint build run clean distclean
+
+help:
+	@echo "make test      unit + integration tests, then sam validate --lint and cfn-lint"
+	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make build     sam build (no container)"
+	@echo "make run       local runtime (not implemented yet)"
+	@echo "make clean     remove build output and caches (distclean: also the venvs)"
+
+# --- virtual environments (reinstalled when their requirements change) ---------------------
+$(VENV): $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt layers/presence/requirements.txt
+	test -x $(VENV)/bin/python || $(PY313) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements-dev.txt
+	touch $@
+
+$(VENV_SAM): $(VENV_SAM)/.installed
+$(VENV_SAM)/.installed: requirements-sam.txt
+	test -x $(VENV_SAM)/bin/python || $(PY313) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install $(PIP_FLAGS) -r requirements-sam.txt
+	touch $@
+
+# --- checks ----------------------------------------------------------------------------------
+test: $(VENV) $(VENV_SAM)
+	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(TEST_DIRS)
+	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
+	$(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml
+
+validate: $(VENV_SAM)
+	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
+	$(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml
+
+lint: $(VENV)
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(LINT_PATHS)
+
+# --- build and run ---------------------------------------------------------------------------
+build: $(VENV_SAM)
+	$(if $(PY313_BIN),PATH="$(PY313_BIN):$$PATH") $(AWS_OFFLINE) $(VENV_SAM)/bin/sam build --template-file template.yaml
+	test -f .aws-sam/build/PresenceLayer/python/presence/__init__.py
+
+run:
+	@echo "make run: the local runtime is not implemented yet (a later issue; see API.md section 7)." >&2
+	@exit 1
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(VENV_SAM)

@@ -1,0 +1,1 @@
+"""Development-only helpers (not deployed): template reader, later the local runtime."""
