@@ -1,0 +1,1 @@
+"""Shared logic of the presence (user-status) service, shipped to every function as a layer."""
