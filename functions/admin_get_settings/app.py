@@ -1,0 +1,12 @@
+"""POST /v1/admin/getSettings: the settings in force (admin only)."""
+
+from typing import Any
+
+from presence import admin
+from presence.http import Caller, http_endpoint
+from presence.models import EmptyBody
+
+
+@http_endpoint(EmptyBody, admin=True)
+def lambda_handler(caller: Caller, body: EmptyBody) -> dict[str, Any]:
+    return admin.get_settings()

@@ -1,0 +1,46 @@
+"""Deployment configuration read from the environment the template gives each function.
+
+Read on first use, never at import time, so tests and the local runtime can set the environment
+before the first request.
+"""
+
+from __future__ import annotations
+
+import os
+
+from presence.errors import Code, PresenceError
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise PresenceError(Code.SERVER_FAULT, f"the service is missing its {name} setting")
+    return value
+
+
+def status_table() -> str:
+    return _require("STATUS_TABLE")
+
+
+def subscriptions_table() -> str:
+    return _require("SUBSCRIPTIONS_TABLE")
+
+
+def rate_limits_table() -> str:
+    return _require("RATE_LIMITS_TABLE")
+
+
+def settings_table() -> str:
+    return _require("SETTINGS_TABLE")
+
+
+def sdkappid() -> int:
+    raw = _require("SDKAPPID")
+    try:
+        return int(raw)
+    except ValueError:
+        raise PresenceError(Code.SERVER_FAULT, "the service's SDKAPPID is not a number") from None
+
+
+def usersig_secret_arn() -> str:
+    return _require("USERSIG_SECRET_ARN")

@@ -1,0 +1,123 @@
+"""Runtime settings (API.md section 5): one validated model, stored as one DynamoDB item.
+
+The item holds only what an admin has overridden; everything else takes the contract's defaults.
+Every function caches the settings for at most MAX_AGE_SECONDS, so an update reaches all of them
+within 5 seconds with no redeploy.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from presence import store
+from presence.auth import is_valid_user_id
+from presence.errors import Code, PresenceError
+from presence.validation import describe_validation_error
+
+MAX_AGE_SECONDS = 3.0
+_DAY = 86400
+
+
+class RateLimit(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    requests: int = Field(20, ge=1, le=100_000)
+    windowSeconds: int = Field(5, ge=1, le=3600)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    edition: Literal["ultimate", "standard"] = "ultimate"
+    statusQueryAndNotify: bool = True
+    friendStatusNotify: bool = False
+    rateLimit: RateLimit = RateLimit()
+    maxQueryUserIDs: int = Field(500, ge=1, le=500)
+    maxSubscribeUserIDs: int = Field(100, ge=1, le=100)
+    maxCustomStatusBytes: int = Field(100, ge=1, le=4096)
+    subscriptionQuota: int = Field(200, ge=1, le=1000)
+    # Timers run from an SQS delay queue, whose longest delay is 15 minutes.
+    customStatusClearSeconds: int = Field(30, ge=0, le=900)
+    reconnectGraceSeconds: int = Field(5, ge=0, le=900)
+    subscriptionRetentionSeconds: int = Field(3600, ge=0, le=30 * _DAY)
+    offlineRetentionSeconds: int = Field(7 * _DAY, ge=0, le=90 * _DAY)
+    adminUserID: str = "administrator"
+
+    @field_validator("adminUserID")
+    @classmethod
+    def _admin_is_a_user_id(cls, value: str) -> str:
+        if not is_valid_user_id(value):
+            raise ValueError("must be 1-32 printable ASCII characters")
+        return value
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def require_status_query(self) -> None:
+        """The plan and console-switch gates (7013, then 72001) of API.md section 2."""
+        if self.edition != "ultimate":
+            raise PresenceError(
+                Code.EDITION_NOT_ULTIMATE,
+                f"this API needs the 'ultimate' edition; the deployment is on '{self.edition}'",
+            )
+        if not self.statusQueryAndNotify:
+            raise PresenceError(
+                Code.SWITCH_OFF, "the statusQueryAndNotify switch is off for this deployment"
+            )
+
+
+_cache: tuple[float, Settings] | None = None
+
+
+def current() -> Settings:
+    """The settings in force, at most MAX_AGE_SECONDS old."""
+    global _cache
+    now = time.monotonic()
+    if _cache is not None and now - _cache[0] < MAX_AGE_SECONDS:
+        return _cache[1]
+    settings = load()
+    _cache = (now, settings)
+    return settings
+
+
+def load(*, consistent: bool = False) -> Settings:
+    """The stored settings, read now (no cache)."""
+    stored = store.get_settings_item(consistent=consistent)
+    return _build(stored.overrides if stored else {})
+
+
+def clear_cache() -> None:
+    global _cache
+    _cache = None
+
+
+def update(patch: dict[str, Any]) -> Settings:
+    """Merge a partial settings object into the stored one: all of it valid, or nothing changes."""
+    for _attempt in range(5):
+        stored = store.get_settings_item(consistent=True)
+        overrides = _merge(stored.overrides if stored else {}, patch)
+        settings = _build(overrides)
+        if store.put_settings_item(overrides, expected_version=stored.version if stored else None):
+            clear_cache()
+            return settings
+    raise PresenceError(Code.SERVER_FAULT, "settings are being updated concurrently; try again")
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(overrides: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(overrides)
+    except ValidationError as exc:
+        raise PresenceError(Code.INVALID_PARAMETER, describe_validation_error(exc)) from None
