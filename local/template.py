@@ -1,12 +1,14 @@
 """Read template.yaml, the single source of truth, for tests and the local runtime.
 
 Understands CloudFormation's short tags (``!Ref``, ``!GetAtt``, ``!Sub`` ...) and turns the
-template's tables, HTTP routes and function environments into what boto3 and a local HTTP front
-need. Only the intrinsics the template actually uses in those places are resolved.
+template's tables, queues, HTTP and WebSocket routes, stream and queue consumers and function
+environments into what boto3, a local HTTP/WebSocket front and a local poller need. Only the
+intrinsics the template actually uses in those places are resolved.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,9 @@ PSEUDO_DEFAULTS: dict[str, str] = {
 
 # Short tags whose long form is the bare name, not "Fn::<name>".
 _BARE_TAGS = {"Ref", "Condition"}
+
+# A ``${Name}`` or ``${Name.Attr}`` variable of Fn::Sub (``${!Literal}`` is an escape, not one).
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -171,9 +176,246 @@ def http_routes(template: Template) -> list[Route]:
     return routes
 
 
-# -------------------------------------------------------------------------------- environment
+def _references(value: Any) -> list[str]:
+    """Logical ids (or parameter names) that ``value`` refers to, in order of appearance.
 
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
+    ``Ref X``, ``Fn::GetAtt [X, Attr]`` and ``Fn::Sub`` variables ``${X}`` / ``${X.Attr}`` give X;
+    ``${!Literal}`` escapes give nothing. Nested intrinsics are searched too.
+    """
+    found: list[str] = []
+    if isinstance(value, list):
+        for item in value:
+            found += _references(item)
+    elif isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref":
+                found.append(str(arg))
+            elif key == "Fn::GetAtt":
+                found.append(str(arg[0]) if isinstance(arg, list) else str(arg).split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                for name in _SUB_VARIABLE.findall(text):
+                    if name not in variables:
+                        found.append(name.split(".", 1)[0])
+                found += _references(variables)
+            else:
+                found += _references(arg)
+    return found
+
+
+def _referenced(template: Template, value: Any, type_: str) -> list[str]:
+    """The logical ids of ``type_`` resources that ``value`` refers to."""
+    resources = _resources(template, type_)
+    return [name for name in _references(value) if name in resources]
+
+
+def _function_code(template: Template, logical_id: str) -> tuple[Path, str]:
+    props = template["Resources"][logical_id].get("Properties", {})
+    return (
+        Path(str(_function_property(template, props, "CodeUri"))),
+        str(_function_property(template, props, "Handler")),
+    )
+
+
+@dataclass(frozen=True)
+class WsRoute:
+    """One route of the WebSocket API: ``route_key`` ("$connect", "ping"...) served by ``function``.
+
+    ``two_way`` routes send the integration's response back to the client as a frame (the route
+    has a RouteResponseSelectionExpression and a RouteResponse); other routes' replies are dropped
+    (on $connect only the status code matters: non-2xx refuses the handshake).
+    """
+
+    route_key: str
+    function: str
+    code_dir: Path
+    handler: str
+    two_way: bool
+
+
+def websocket_routes(template: Template) -> list[WsRoute]:
+    """Every route of the template's WebSocket API(s), in template order.
+
+    Route -> Target ``integrations/<Integration>`` -> IntegrationUri
+    ``arn:...:functions/${Function.Arn}/invocations`` -> the AWS::Serverless::Function.
+    """
+    websocket_apis = {
+        logical_id
+        for logical_id, api in _resources(template, "AWS::ApiGatewayV2::Api").items()
+        if api.get("Properties", {}).get("ProtocolType") == "WEBSOCKET"
+    }
+    responded = {
+        route_id
+        for response in _resources(template, "AWS::ApiGatewayV2::RouteResponse").values()
+        for route_id in _references(response.get("Properties", {}).get("RouteId"))
+    }
+    routes: list[WsRoute] = []
+    for logical_id, resource in _resources(template, "AWS::ApiGatewayV2::Route").items():
+        props = resource.get("Properties", {})
+        if not set(_references(props.get("ApiId"))) & websocket_apis:
+            continue
+        integrations = _referenced(template, props.get("Target"), "AWS::ApiGatewayV2::Integration")
+        if len(integrations) != 1:
+            raise ValueError(f"{logical_id}: Target must name one integration")
+        integration = template["Resources"][integrations[0]].get("Properties", {})
+        functions = _referenced(
+            template, integration.get("IntegrationUri"), "AWS::Serverless::Function"
+        )
+        if len(functions) != 1:
+            raise ValueError(f"{integrations[0]}: IntegrationUri must name one function")
+        code_dir, handler = _function_code(template, functions[0])
+        routes.append(
+            WsRoute(
+                route_key=str(props["RouteKey"]),
+                function=functions[0],
+                code_dir=code_dir,
+                handler=handler,
+                two_way=bool(props.get("RouteResponseSelectionExpression"))
+                and logical_id in responded,
+            )
+        )
+    return routes
+
+
+# ---------------------------------------------------------------------- stream/queue consumers
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A function's DynamoDB stream or SQS event source.
+
+    ``source`` is the logical id of the table (whose stream is read) or of the queue.
+    ``on_failure`` is the logical id of the stream's on-failure destination, if any.
+    """
+
+    function: str
+    code_dir: Path
+    handler: str
+    event: str  # the event's name under the function's Events
+    source: str
+    batch_size: int
+    function_response_types: tuple[str, ...]
+    on_failure: str | None = None
+
+
+# Lambda's defaults when an event source omits BatchSize.
+_DEFAULT_BATCH_SIZE = {"DynamoDB": 100, "SQS": 10}
+
+
+def _consumers(template: Template, event_type: str, source_property: str) -> list[Consumer]:
+    consumers: list[Consumer] = []
+    for logical_id, resource in _resources(template, "AWS::Serverless::Function").items():
+        for event_name, event in resource.get("Properties", {}).get("Events", {}).items():
+            if event.get("Type") != event_type:
+                continue
+            props = event.get("Properties", {})
+            sources = _references(props.get(source_property))
+            if len(sources) != 1:
+                raise ValueError(f"{logical_id}.{event_name}: {source_property} must name one id")
+            on_failure = _references(
+                (props.get("DestinationConfig") or {}).get("OnFailure", {}).get("Destination")
+            )
+            code_dir, handler = _function_code(template, logical_id)
+            consumers.append(
+                Consumer(
+                    function=logical_id,
+                    code_dir=code_dir,
+                    handler=handler,
+                    event=event_name,
+                    source=sources[0],
+                    batch_size=int(props.get("BatchSize", _DEFAULT_BATCH_SIZE[event_type])),
+                    function_response_types=tuple(props.get("FunctionResponseTypes", ())),
+                    on_failure=on_failure[0] if on_failure else None,
+                )
+            )
+    return consumers
+
+
+def stream_consumers(template: Template) -> list[Consumer]:
+    """Every DynamoDB stream event source (``source`` is the table's logical id)."""
+    return _consumers(template, "DynamoDB", "Stream")
+
+
+def queue_consumers(template: Template) -> list[Consumer]:
+    """Every SQS event source (``source`` is the queue's logical id)."""
+    return _consumers(template, "SQS", "Queue")
+
+
+# -------------------------------------------------------------------------------------- queues
+
+# AWS::SQS::Queue properties that are create_queue Attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "DelaySeconds",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout",
+    "SqsManagedSseEnabled",
+    "FifoQueue",
+    "ContentBasedDeduplication",
+)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """One AWS::SQS::Queue: boto3 ``create_queue`` Attributes (no QueueName, no RedrivePolicy)
+    and its dead-letter queue (a logical id) with ``maxReceiveCount``, if it has one."""
+
+    logical_id: str
+    attributes: dict[str, str]
+    dead_letter_queue: str | None
+    max_receive_count: int | None
+
+
+def queue_specs(template: Template) -> dict[str, QueueSpec]:
+    """Every queue of the template, by logical id."""
+    specs: dict[str, QueueSpec] = {}
+    for logical_id, resource in _resources(template, "AWS::SQS::Queue").items():
+        props = resource.get("Properties", {})
+        attributes = {k: _scalar(props[k]) for k in _QUEUE_ATTRIBUTES if k in props}
+        redrive = props.get("RedrivePolicy") or {}
+        targets = _references(redrive.get("deadLetterTargetArn"))
+        specs[logical_id] = QueueSpec(
+            logical_id=logical_id,
+            attributes=attributes,
+            dead_letter_queue=targets[0] if targets else None,
+            max_receive_count=int(redrive["maxReceiveCount"]) if targets else None,
+        )
+    return specs
+
+
+def create_queues(sqs: Any, template: Template, names: dict[str, str]) -> dict[str, str]:
+    """Create every queue with a boto3 SQS client, named ``names[logical_id]``, dead-letter queues
+    first so that redrive policies point at them. Returns each queue's URL by logical id."""
+    specs = queue_specs(template)
+    urls: dict[str, str] = {}
+
+    def create(logical_id: str, seen: tuple[str, ...] = ()) -> str:
+        if logical_id in urls:
+            return urls[logical_id]
+        if logical_id in seen:
+            raise ValueError(f"redrive cycle through {logical_id}")
+        spec = specs[logical_id]
+        attributes = dict(spec.attributes)
+        if spec.dead_letter_queue:
+            dlq_url = create(spec.dead_letter_queue, (*seen, logical_id))
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
+            )
+        urls[logical_id] = sqs.create_queue(QueueName=names[logical_id], Attributes=attributes)[
+            "QueueUrl"
+        ]
+        return urls[logical_id]
+
+    for logical_id in specs:
+        create(logical_id)
+    return urls
+
+
+# -------------------------------------------------------------------------------- environment
 
 
 def _lookup(template: Template, name: str, refs: dict[str, str]) -> str:
@@ -196,7 +438,9 @@ def _scalar(value: Any) -> str:
 
 
 def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
-    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs) or ``Fn::Sub`` to a string."""
+    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs), ``Fn::Sub`` or ``Fn::Join``
+    to a string. Pseudo parameters (``AWS::Region``...) default to PSEUDO_DEFAULTS unless in refs.
+    """
     if not isinstance(value, dict):
         return _scalar(value)
     if len(value) != 1:
@@ -216,6 +460,9 @@ def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
             return _lookup(template, name, refs)
 
         return _SUB_VARIABLE.sub(substitute, text).replace("${!", "${")
+    if key == "Fn::Join":
+        delimiter, items = arg
+        return str(delimiter).join(resolve(template, item, refs) for item in items)
     raise ValueError(f"intrinsic {key} is not supported here")
 
 

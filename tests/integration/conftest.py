@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SDKAPPID = 1400000000
 SECRET_KEY = "integration-test-secret-key-0123456789abcdef"
 REGION = "us-east-1"
+WS_API_ID = "wsapi12345"
 
 
 @cache
@@ -151,10 +152,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         tpl = template()
         names = {logical_id: f"presence-{logical_id}" for logical_id in cfn.table_specs(tpl)}
         cfn.create_tables(boto3.client("dynamodb", region_name=REGION), tpl, names)
+        queues = cfn.create_queues(
+            boto3.client("sqs", region_name=REGION),
+            tpl,
+            {logical_id: f"presence-{logical_id}" for logical_id in cfn.queue_specs(tpl)},
+        )
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="presence-usersig-key", SecretString=SECRET_KEY
         )
-        refs = {**names, "UserSigSecret": secret["ARN"], "SdkAppId": str(SDKAPPID)}
+        refs = {
+            **names,
+            **queues,
+            "UserSigSecret": secret["ARN"],
+            "SdkAppId": str(SDKAPPID),
+            "WebSocketApi": WS_API_ID,
+        }
         env = cfn.function_environment(tpl, routes()["set_self_status"].function, refs)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -172,3 +184,109 @@ def api(aws: dict[str, str]) -> Api:
 def fresh_settings() -> Callable[[], None]:
     """Drop the settings cache, as if its short max age had passed."""
     return settings.clear_cache
+
+
+class World:
+    """The WebSocket side under a controlled clock.
+
+    `connect`, `disconnect`, `send` call the real ws_* handlers with API Gateway WebSocket events.
+    Timers the code queues are captured instead of sent to SQS (whose delays are real time);
+    `advance(seconds)` moves the clock and delivers every timer that fell due through the real
+    status_timers handler, as SQS events. `frames` records what was posted to each connection.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from presence import clock
+
+        self.now = 1_800_000_000_000
+        self.queued: list[Any] = []
+        self.frames: dict[str, list[dict[str, Any]]] = {}
+        self.closed: list[str] = []
+        self._ids = 0
+        monkeypatch.setattr(clock, "now_ms", lambda: self.now)
+        monkeypatch.setattr(store, "send_timers", self._capture_timers)
+        monkeypatch.setattr(store, "post_to_connection", self._post)
+        monkeypatch.setattr(store, "close_connection", self.closed.append)
+
+    def _capture_timers(self, timers: Any, now_ms: int) -> None:
+        self.queued.extend(timers)
+
+    def _post(self, connection_id: str, data: bytes) -> bool:
+        self.frames.setdefault(connection_id, []).append(json.loads(data))
+        return True
+
+    def _event(self, function_dir: str, connection_id: str) -> dict[str, Any]:
+        event = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
+        event["requestContext"]["connectionId"] = connection_id
+        event["requestContext"]["requestTimeEpoch"] = self.now
+        return event
+
+    def _invoke(self, function_dir: str, event: dict[str, Any]) -> dict[str, Any]:
+        result = handler_module(function_dir).lambda_handler(event, lambda_context(function_dir))
+        return dict(result)
+
+    def connect(
+        self,
+        user: str,
+        platform: str | None = "web",
+        *,
+        token: str | None = None,
+        claimed_user: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """(connection id, the $connect answer)."""
+        self._ids += 1
+        connection_id = f"conn{self._ids}-{user}"
+        event = self._event("ws_connect", connection_id)
+        query = {"userSig": user_sig(user) if token is None else token}
+        if not query["userSig"]:
+            del query["userSig"]  # no userSig parameter at all
+        if platform is not None:
+            query["platform"] = platform
+        if claimed_user is not None:
+            query["userID"] = claimed_user
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+        return connection_id, self._invoke("ws_connect", event)
+
+    def online(self, user: str, platform: str = "web") -> str:
+        connection_id, answer = self.connect(user, platform)
+        assert answer["statusCode"] == 200, answer
+        return connection_id
+
+    def disconnect(self, connection_id: str) -> dict[str, Any]:
+        return self._invoke("ws_disconnect", self._event("ws_disconnect", connection_id))
+
+    def send(self, connection_id: str, body: str) -> dict[str, Any]:
+        """A client frame, routed the way API Gateway does on `$request.body.action`."""
+        try:
+            action = json.loads(body).get("action")
+        except (ValueError, AttributeError):
+            action = None
+        function_dir = {"ping": "ws_ping", "logout": "ws_logout"}.get(str(action), "ws_default")
+        event = self._event(function_dir, connection_id)
+        event["body"] = body
+        return self._invoke(function_dir, event)
+
+    def advance(self, seconds: float) -> None:
+        """Move time on; deliver each timer as it falls due (timers may queue more timers)."""
+        until = self.now + int(seconds * 1000)
+        while True:
+            due = sorted(t for t in self.queued if t.due_at <= until)
+            if not due:
+                break
+            timer = due[0]
+            self.queued.remove(timer)
+            self.now = max(self.now, timer.due_at)
+            body = json.dumps(
+                {"kind": str(timer.kind), "userID": timer.user_id, "dueAt": timer.due_at}
+            )
+            event = json.loads((ROOT / "events" / "status_timers.json").read_text())
+            event["Records"][0]["body"] = body
+            result = self._invoke("status_timers", event)
+            assert result == {"batchItemFailures": []}, result
+        self.now = until
+
+
+@pytest.fixture
+def world(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(monkeypatch)

@@ -1,4 +1,5 @@
-"""template.yaml, read through local/template.py, gives routes, tables and environments."""
+"""template.yaml, read through local/template.py, gives routes, tables, queues, consumers and
+environments."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ from moto import mock_aws
 from local.template import (
     ROOT,
     Template,
+    create_queues,
     create_tables,
     function_environment,
     http_routes,
     load_template,
+    queue_consumers,
+    queue_specs,
     resolve,
+    stream_consumers,
     table_specs,
+    websocket_routes,
 )
 
 FUNCTIONS = {
@@ -31,8 +37,35 @@ FUNCTIONS = {
     "admin_get_settings": ("AdminGetSettingsFunction", "/v1/admin/getSettings"),
     "admin_update_settings": ("AdminUpdateSettingsFunction", "/v1/admin/updateSettings"),
 }
-TABLES = ["StatusTable", "SubscriptionsTable", "RateLimitsTable", "SettingsTable"]
+# route key -> (dir, logical id, two-way)
+WS_FUNCTIONS = {
+    "$connect": ("ws_connect", "WsConnectFunction", False),
+    "$disconnect": ("ws_disconnect", "WsDisconnectFunction", False),
+    "ping": ("ws_ping", "WsPingFunction", True),
+    "logout": ("ws_logout", "WsLogoutFunction", False),
+    "$default": ("ws_default", "WsDefaultFunction", True),
+}
+OTHER_FUNCTIONS = {
+    "status_fanout": "StatusFanoutFunction",
+    "status_timers": "StatusTimersFunction",
+}
+ALL_FUNCTIONS = {
+    **{code_dir: logical_id for code_dir, (logical_id, _) in FUNCTIONS.items()},
+    **{code_dir: logical_id for code_dir, logical_id, _ in WS_FUNCTIONS.values()},
+    **OTHER_FUNCTIONS,
+}
+TABLES = [
+    "StatusTable",
+    "SubscriptionsTable",
+    "RateLimitsTable",
+    "SettingsTable",
+    "ConnectionsTable",
+]
+QUEUES = ["TimersQueue", "TimersDeadLetterQueue", "FanoutFailureQueue"]
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:usersig-AbCdEf"
+TIMERS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-TimersQueue"
+API_ID = "a1b2c3d4e5"
+WS_API_ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/*"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +74,54 @@ def template() -> Template:
 
 
 def refs() -> dict[str, str]:
-    return {**{t: f"presence-{t}" for t in TABLES}, "UserSigSecret": SECRET_ARN}
+    return {
+        **{t: f"presence-{t}" for t in TABLES},
+        "UserSigSecret": SECRET_ARN,
+        "TimersQueue": TIMERS_URL,
+        "WebSocketApi": API_ID,
+    }
+
+
+def statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
+    """The function's inline policy statements, with Action and Resource always lists."""
+    out: list[dict[str, Any]] = []
+    for policy in template["Resources"][logical_id]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict), f"{logical_id}: only inline statements"
+        for statement in policy["Statement"]:
+            action, resource = statement["Action"], statement["Resource"]
+            out.append(
+                {
+                    **statement,
+                    "Action": [action] if isinstance(action, str) else action,
+                    "Resource": resource if isinstance(resource, list) else [resource],
+                }
+            )
+    return out
+
+
+def grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's inline policies allow, resources resolved."""
+    resolved = {
+        **refs(),
+        **{f"{t}.Arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{t}" for t in TABLES},
+        **{f"{q}.Arn": f"arn:aws:sqs:us-east-1:123456789012:{q}" for q in QUEUES},
+        "UserSigSecret": SECRET_ARN,
+    }
+    return {
+        (action, resolve(template, resource, resolved))
+        for statement in statements(template, logical_id)
+        if statement["Effect"] == "Allow"
+        for action in statement["Action"]
+        for resource in statement["Resource"]
+    }
+
+
+def table_arn(logical_id: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/{logical_id}"
+
+
+def queue_arn(logical_id: str) -> str:
+    return f"arn:aws:sqs:us-east-1:123456789012:{logical_id}"
 
 
 def test_short_tags_become_long_form(tmp_path: Path) -> None:
@@ -133,7 +213,13 @@ def test_every_table_can_be_created_in_moto(template: Template) -> None:
 
 
 def test_every_function_environment_resolves(template: Template) -> None:
-    for logical_id, _ in FUNCTIONS.values():
+    functions = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(ALL_FUNCTIONS.values())
+    for logical_id in sorted(functions):
         env = function_environment(template, logical_id, refs())
         assert env == {
             "STATUS_TABLE": "presence-StatusTable",
@@ -145,17 +231,27 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "POWERTOOLS_SERVICE_NAME": "presence",
             "POWERTOOLS_METRICS_NAMESPACE": "Presence",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "CONNECTIONS_TABLE": "presence-ConnectionsTable",
+            "TIMERS_QUEUE_URL": TIMERS_URL,
+            "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
         assert not leftovers
 
 
 def test_environment_parameters_can_be_overridden(template: Template) -> None:
-    env = function_environment(
-        template, "SetSelfStatusFunction", {**refs(), "SdkAppId": "1400000001", "LogLevel": "DEBUG"}
-    )
+    overrides = {
+        "SdkAppId": "1400000001",
+        "LogLevel": "DEBUG",
+        "WebSocketStageName": "dev",
+        "AWS::Region": "eu-west-1",
+    }
+    env = function_environment(template, "SetSelfStatusFunction", {**refs(), **overrides})
     assert env["SDKAPPID"] == "1400000001"
     assert env["POWERTOOLS_LOG_LEVEL"] == "DEBUG"
+    assert env["WS_MANAGEMENT_ENDPOINT"] == (
+        f"https://{API_ID}.execute-api.eu-west-1.amazonaws.com/dev"
+    )
 
 
 def test_missing_reference_is_an_error(template: Template) -> None:
@@ -171,14 +267,326 @@ def test_sub_resolves_attributes_and_pseudo_parameters(template: Template) -> No
 
 
 def test_no_policy_grants_scan_or_wildcards(template: Template) -> None:
-    for logical_id, _ in FUNCTIONS.values():
-        props = template["Resources"][logical_id]["Properties"]
-        for policy in props["Policies"]:
-            assert isinstance(policy, dict), f"{logical_id}: only inline statements"
-            for statement in policy["Statement"]:
-                actions = statement["Action"]
-                actions = [actions] if isinstance(actions, str) else actions
-                assert all("*" not in a and not a.endswith("Scan") for a in actions), logical_id
-                resources = statement["Resource"]
-                resources = resources if isinstance(resources, list) else [resources]
-                assert "*" not in resources, logical_id
+    for logical_id in ALL_FUNCTIONS.values():
+        for statement in statements(template, logical_id):
+            actions = statement["Action"]
+            assert all("*" not in a and not a.endswith("Scan") for a in actions), logical_id
+            assert "*" not in statement["Resource"], logical_id
+            assert statement["Effect"] == "Allow", logical_id
+
+
+# ------------------------------------------------------------------------ WebSocket API
+
+
+def test_websocket_routes_map_to_their_functions(template: Template) -> None:
+    routes = websocket_routes(template)
+    assert len(routes) == len(WS_FUNCTIONS)
+    got = {r.route_key: (r.code_dir.as_posix(), r.function, r.handler) for r in routes}
+    assert got == {
+        key: (f"functions/{code_dir}", logical_id, "app.lambda_handler")
+        for key, (code_dir, logical_id, _) in WS_FUNCTIONS.items()
+    }
+
+
+def test_ping_and_default_are_two_way(template: Template) -> None:
+    two_way = {r.route_key for r in websocket_routes(template) if r.two_way}
+    assert two_way == {"ping", "$default"}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ApiGatewayV2::RouteResponse":
+            assert resource["Properties"]["RouteResponseKey"] == "$default"
+
+
+def test_websocket_api_selects_routes_by_action(template: Template) -> None:
+    api = template["Resources"]["WebSocketApi"]["Properties"]
+    assert api["ProtocolType"] == "WEBSOCKET"
+    assert api["RouteSelectionExpression"] == "$request.body.action"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ApiGatewayV2::Route":
+            assert resource["Properties"]["AuthorizationType"] == "NONE"
+        if resource["Type"] == "AWS::ApiGatewayV2::Integration":
+            assert resource["Properties"]["IntegrationType"] == "AWS_PROXY"
+
+
+def test_deployment_waits_for_every_route(template: Template) -> None:
+    resources = template["Resources"]
+    route_ids = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] in ("AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::RouteResponse")
+    }
+    assert set(resources["WebSocketDeployment"]["DependsOn"]) == route_ids
+    stage = resources["WebSocketStage"]["Properties"]
+    assert stage["DeploymentId"] == {"Ref": "WebSocketDeployment"}
+    assert stage["StageName"] == {"Ref": "WebSocketStageName"}
+    assert template["Parameters"]["WebSocketStageName"]["Default"] == "prod"
+    settings = stage["DefaultRouteSettings"]
+    assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
+    assert settings["LoggingLevel"] == "OFF" and settings["DataTraceEnabled"] is False
+    assert "AccessLogSettings" not in stage
+
+
+def test_every_websocket_function_may_be_invoked_by_this_api_only(template: Template) -> None:
+    permissions = {
+        resource["Properties"]["FunctionName"]["Ref"]: resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Permission"
+    }
+    assert set(permissions) == {logical_id for _, logical_id, _ in WS_FUNCTIONS.values()}
+    for props in permissions.values():
+        assert props["Action"] == "lambda:InvokeFunction"
+        assert props["Principal"] == "apigateway.amazonaws.com"
+        assert resolve(template, props["SourceArn"], refs()) == WS_API_ARN
+
+
+def test_websocket_url_output(template: Template) -> None:
+    url = resolve(template, template["Outputs"]["WebSocketUrl"]["Value"], refs())
+    assert url == f"wss://{API_ID}.execute-api.us-east-1.amazonaws.com/prod"
+
+
+def test_websocket_routes_accept_join_targets(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "Resources:\n"
+        "  Api: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: WEBSOCKET}}\n"
+        "  Http: {Type: AWS::ApiGatewayV2::Api, Properties: {ProtocolType: HTTP}}\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: functions/fn/, Handler: app.handler}\n"
+        "  Integ:\n"
+        "    Type: AWS::ApiGatewayV2::Integration\n"
+        "    Properties:\n"
+        "      ApiId: !Ref Api\n"
+        "      IntegrationUri: !Join ['', [!Sub 'arn:${AWS::Partition}:apigateway:x:lambda:path/"
+        "2015-03-31/functions/', !GetAtt Fn.Arn, /invocations]]\n"
+        "  Route:\n"
+        "    Type: AWS::ApiGatewayV2::Route\n"
+        "    Properties: {ApiId: !Ref Api, RouteKey: hello, Target: !Join [/, [integrations, "
+        "!Ref Integ]]}\n"
+        "  HttpRoute:\n"
+        "    Type: AWS::ApiGatewayV2::Route\n"
+        "    Properties: {ApiId: !Ref Http, RouteKey: GET /, Target: !Join [/, [integrations, "
+        "!Ref Integ]]}\n"
+    )
+    (route,) = websocket_routes(load_template(path))
+    assert (route.route_key, route.function, route.handler) == ("hello", "Fn", "app.handler")
+    assert route.code_dir == Path("functions/fn") and not route.two_way
+
+
+# ------------------------------------------------------------------- stream and queue consumers
+
+
+def test_fanout_consumes_the_status_stream(template: Template) -> None:
+    (consumer,) = stream_consumers(template)
+    assert consumer.function == "StatusFanoutFunction"
+    assert consumer.code_dir.as_posix() == "functions/status_fanout"
+    assert consumer.handler == "app.lambda_handler"
+    assert consumer.source == "StatusTable"
+    assert consumer.batch_size == 100
+    assert consumer.function_response_types == ("ReportBatchItemFailures",)
+    assert consumer.on_failure == "FanoutFailureQueue"
+    event = template["Resources"]["StatusFanoutFunction"]["Properties"]["Events"][consumer.event]
+    props = event["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["StatusTable", "StreamArn"]}
+    assert props["StartingPosition"] == "LATEST"
+    assert props["MaximumBatchingWindowInSeconds"] == 0
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["MaximumRetryAttempts"] == 5
+    assert props["MaximumRecordAgeInSeconds"] == 3600
+    # Type SQS is what makes SAM grant sqs:SendMessage on the destination to the function's role.
+    assert props["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
+
+
+def test_timers_function_consumes_the_timers_queue(template: Template) -> None:
+    (consumer,) = queue_consumers(template)
+    assert consumer.function == "StatusTimersFunction"
+    assert consumer.code_dir.as_posix() == "functions/status_timers"
+    assert consumer.source == "TimersQueue"
+    assert consumer.batch_size == 10
+    assert consumer.function_response_types == ("ReportBatchItemFailures",)
+    assert consumer.on_failure is None
+    # Lambda needs the queue's visibility timeout to cover the function's timeout.
+    timeout = template["Resources"]["StatusTimersFunction"]["Properties"].get(
+        "Timeout", template["Globals"]["Function"]["Timeout"]
+    )
+    assert int(queue_specs(template)["TimersQueue"].attributes["VisibilityTimeout"]) >= timeout
+
+
+def test_queue_specs_follow_the_template(template: Template) -> None:
+    specs = queue_specs(template)
+    assert sorted(specs) == sorted(QUEUES)
+    timers = specs["TimersQueue"]
+    assert timers.attributes["VisibilityTimeout"] == "60"
+    assert (timers.dead_letter_queue, timers.max_receive_count) == ("TimersDeadLetterQueue", 5)
+    for logical_id in ("TimersDeadLetterQueue", "FanoutFailureQueue"):
+        assert specs[logical_id].attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+        assert specs[logical_id].dead_letter_queue is None
+    for spec in specs.values():
+        assert spec.attributes["SqsManagedSseEnabled"] == "true"
+        assert "RedrivePolicy" not in spec.attributes
+
+
+def test_every_queue_can_be_created_in_moto(template: Template) -> None:
+    names = {q: f"test-{q}" for q in QUEUES}
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        urls = create_queues(sqs, template, names)
+        assert sorted(urls) == sorted(QUEUES)
+        attributes = sqs.get_queue_attributes(QueueUrl=urls["TimersQueue"], AttributeNames=["All"])[
+            "Attributes"
+        ]
+        assert attributes["VisibilityTimeout"] == "60"
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(":test-TimersDeadLetterQueue")
+        assert int(redrive["maxReceiveCount"]) == 5
+
+
+def test_connections_table_can_be_created_in_moto(template: Template) -> None:
+    spec = table_specs(template)["ConnectionsTable"]
+    assert spec.create_kwargs["KeySchema"] == [{"AttributeName": "connectionId", "KeyType": "HASH"}]
+    assert spec.ttl_attribute == "expiresAt"
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, template, {t: f"test-{t}" for t in TABLES})
+        client.put_item(
+            TableName="test-ConnectionsTable",
+            Item={"connectionId": {"S": "Kx3cXeF0IAMCJdw="}, "userID": {"S": "alice"}},
+        )
+        item = client.get_item(
+            TableName="test-ConnectionsTable", Key={"connectionId": {"S": "Kx3cXeF0IAMCJdw="}}
+        )["Item"]
+        assert item["userID"] == {"S": "alice"}
+        ttl = client.describe_time_to_live(TableName="test-ConnectionsTable")
+        assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
+
+
+# ------------------------------------------------------------------------------ IAM
+
+
+def test_websocket_functions_get_only_what_they_need(template: Template) -> None:
+    status, settings = table_arn("StatusTable"), table_arn("SettingsTable")
+    connections, timers = table_arn("ConnectionsTable"), queue_arn("TimersQueue")
+    lifecycle = {
+        ("dynamodb:GetItem", status),
+        ("dynamodb:UpdateItem", status),
+        ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", timers),
+    }
+    assert grants(template, "WsConnectFunction") == lifecycle | {
+        ("dynamodb:PutItem", connections),
+        ("secretsmanager:GetSecretValue", SECRET_ARN),
+    }
+    closing = lifecycle | {
+        ("dynamodb:GetItem", connections),
+        ("dynamodb:DeleteItem", connections),
+    }
+    assert grants(template, "WsDisconnectFunction") == closing
+    assert grants(template, "WsLogoutFunction") == closing | {
+        ("execute-api:ManageConnections", WS_API_ARN)
+    }
+    for logical_id in ("WsPingFunction", "WsDefaultFunction"):
+        assert "Policies" not in template["Resources"][logical_id]["Properties"]
+
+
+def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
+    status, settings = table_arn("StatusTable"), table_arn("SettingsTable")
+    subs, connections = table_arn("SubscriptionsTable"), table_arn("ConnectionsTable")
+    timers = queue_arn("TimersQueue")
+    assert grants(template, "StatusFanoutFunction") == {
+        ("dynamodb:BatchGetItem", status),
+        ("dynamodb:GetItem", status),
+        ("dynamodb:UpdateItem", status),
+        ("dynamodb:Query", f"{subs}/index/byTarget"),
+        ("dynamodb:GetItem", connections),
+        ("dynamodb:DeleteItem", connections),
+        ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", timers),
+        ("execute-api:ManageConnections", WS_API_ARN),
+    }
+    assert grants(template, "StatusTimersFunction") == {
+        ("dynamodb:GetItem", status),
+        ("dynamodb:UpdateItem", status),
+        ("dynamodb:Query", subs),
+        ("dynamodb:Query", f"{subs}/index/*"),
+        ("dynamodb:BatchWriteItem", subs),
+        ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", timers),
+    }
+    assert grants(template, "SetSelfStatusFunction") == {
+        ("dynamodb:UpdateItem", status),
+        ("dynamodb:GetItem", status),
+        ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", timers),
+        ("secretsmanager:GetSecretValue", SECRET_ARN),
+    }
+
+
+def test_manage_connections_is_scoped_to_this_api(template: Template) -> None:
+    for logical_id in ALL_FUNCTIONS.values():
+        for statement in statements(template, logical_id):
+            if "execute-api:ManageConnections" in statement["Action"]:
+                assert statement["Resource"] == [
+                    {
+                        "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
+                        "${AWS::AccountId}:${WebSocketApi}/*"
+                    }
+                ]
+
+
+# --------------------------------------------------------------------------- sample events
+
+
+def test_every_function_has_an_event_file(template: Template) -> None:
+    for code_dir in ALL_FUNCTIONS:
+        assert (ROOT / "events" / f"{code_dir}.json").is_file(), code_dir
+
+
+def test_websocket_sample_events(template: Template) -> None:
+    event_types = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}
+    for route in websocket_routes(template):
+        event = json.loads((ROOT / "events" / f"{route.code_dir.name}.json").read_text())
+        context = event["requestContext"]
+        assert context["routeKey"] == route.route_key
+        assert context["eventType"] == event_types.get(route.route_key, "MESSAGE")
+        assert context["stage"] == "prod"
+        assert context["connectionId"] and context["domainName"].startswith(context["apiId"])
+        assert isinstance(context["requestTimeEpoch"], int)
+        assert isinstance(context["connectedAt"], int)
+        assert event["isBase64Encoded"] is False
+        if route.route_key == "$connect":
+            assert event["queryStringParameters"]["userSig"]
+            assert event["queryStringParameters"]["platform"] == "web"
+            assert event["headers"]["Host"] == context["domainName"]
+        elif route.route_key == "$disconnect":
+            assert isinstance(context["disconnectStatusCode"], int)
+            assert "disconnectReason" in context
+        else:
+            body = json.loads(event["body"])
+            if route.route_key != "$default":
+                assert body == {"action": route.route_key}
+            else:
+                assert body["action"] not in WS_FUNCTIONS
+
+
+def test_stream_and_queue_sample_events(template: Template) -> None:
+    fanout = json.loads((ROOT / "events" / "status_fanout.json").read_text())
+    (record,) = fanout["Records"]
+    assert record["eventName"] == "MODIFY" and record["eventSource"] == "aws:dynamodb"
+    assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:")
+    ddb = record["dynamodb"]
+    assert ddb["Keys"] == {"userID": {"S": "alice"}}
+    assert ddb["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    for image in (ddb["NewImage"], ddb["OldImage"]):
+        assert image["userID"] == {"S": "alice"}
+        assert set(image["statusType"]) == {"N"} and set(image["customStatus"]) == {"S"}
+    assert ddb["NewImage"]["customStatus"] != ddb["OldImage"]["customStatus"]
+
+    timers = json.loads((ROOT / "events" / "status_timers.json").read_text())
+    (message,) = timers["Records"]
+    assert message["eventSource"] == "aws:sqs"
+    body = json.loads(message["body"])
+    assert body["kind"] == "tick" and body["userID"] == "alice" and isinstance(body["dueAt"], int)
+
+
+def test_resolve_join(template: Template) -> None:
+    value = {"Fn::Join": ["/", ["integrations", {"Ref": "X"}, {"Fn::Sub": "${AWS::Region}"}]]}
+    assert resolve(template, value, {"X": "abc"}) == "integrations/abc/us-east-1"

@@ -44,3 +44,15 @@ def sdkappid() -> int:
 
 def usersig_secret_arn() -> str:
     return _require("USERSIG_SECRET_ARN")
+
+
+def connections_table() -> str:
+    return _require("CONNECTIONS_TABLE")
+
+
+def timers_queue_url() -> str:
+    return _require("TIMERS_QUEUE_URL")
+
+
+def ws_management_endpoint() -> str:
+    return _require("WS_MANAGEMENT_ENDPOINT")

@@ -102,6 +102,8 @@ def parse_body[B: BaseModel](request: APIGatewayProxyEventV2, model: type[B]) ->
             value = json.loads(raw)
         except ValueError as exc:
             raise PresenceError(Code.INVALID_JSON, f"the body is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise PresenceError(Code.INVALID_JSON, "the body is nested too deeply") from None
     if not isinstance(value, dict):
         raise PresenceError(Code.INVALID_JSON, "the body must be a JSON object")
     try:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from presence import store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
+from presence.lifecycle import Timing
 from presence.validation import describe_validation_error
 
 MAX_AGE_SECONDS = 3.0
@@ -55,6 +56,14 @@ class Settings(BaseModel):
 
     def to_wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    def timing(self) -> Timing:
+        return Timing(
+            grace_ms=self.reconnectGraceSeconds * 1000,
+            offline_retention_ms=self.offlineRetentionSeconds * 1000,
+            custom_status_clear_ms=self.customStatusClearSeconds * 1000,
+            subscription_retention_ms=self.subscriptionRetentionSeconds * 1000,
+        )
 
     def require_status_query(self) -> None:
         """The plan and console-switch gates (7013, then 72001) of API.md section 2."""

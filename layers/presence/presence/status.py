@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from presence import ratelimit, settings, store
+from presence import clock, lifecycle, ratelimit, settings, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
-from presence.models import UserStatus, dedupe, failure
+from presence.lifecycle import PresenceState, Timer, TimerKind, Timing
+from presence.models import StatusType, UserStatus, dedupe, failure
+
+
+def shown_status(state: PresenceState, now: int, timing: Timing) -> UserStatus:
+    """What a reader sees: the stored state with whatever time has already decided applied
+    (a grace that ended, an OFFLINE that expired, a custom status due to be cleared), even
+    if the timer that will write it has not fired yet."""
+    settled = lifecycle.settle(state, now, timing).state
+    custom_status = settled.custom_status
+    due = lifecycle.custom_status_clear_due(settled, timing)
+    if due is not None and due <= now:
+        custom_status = ""
+    return UserStatus(state.user_id, settled.status_type, custom_status)
 
 
 def set_self_status(user_id: str, custom_status: str) -> UserStatus:
@@ -24,8 +37,15 @@ def set_self_status(user_id: str, custom_status: str) -> UserStatus:
             Code.INVALID_PARAMETER,
             f"customStatus is {size} UTF-8 bytes; at most {limit} are allowed",
         )
-    status, _changed = store.set_custom_status(user_id, custom_status)
-    return status
+    now = clock.now_ms()
+    timing = settings.current().timing()
+    state, changed = store.set_custom_status(user_id, custom_status, now)
+    shown = shown_status(state, now, timing)
+    if changed and custom_status and shown.status_type != StatusType.ONLINE:
+        # set while not ONLINE: it lives customStatusClearSeconds unless a connection comes
+        clear_at = now + timing.custom_status_clear_ms
+        store.send_timers([Timer(clear_at, TimerKind.CLEAR_CUSTOM_STATUS, user_id)], now)
+    return UserStatus(user_id, shown.status_type, custom_status)
 
 
 def get_user_status(caller_id: str, user_ids: list[str]) -> dict[str, Any]:
@@ -37,9 +57,10 @@ def get_user_status(caller_id: str, user_ids: list[str]) -> dict[str, Any]:
         current.require_status_query()
         ratelimit.enforce(caller_id, ratelimit.GET_USER_STATUS, current)
     valid, failures = split_user_ids(wanted)
-    statuses = store.get_statuses(valid)
+    states = store.get_presences(valid)
+    now, timing = clock.now_ms(), current.timing()
     return {
-        "successUserList": [statuses[user_id].to_wire() for user_id in valid],
+        "successUserList": [shown_status(states[u], now, timing).to_wire() for u in valid],
         "failureUserList": failures,
     }
 

@@ -19,11 +19,14 @@ from botocore.exceptions import ClientError
 
 from presence import config
 from presence.errors import Code, PresenceError
-from presence.models import StatusType, UserStatus
+from presence.lifecycle import Connection, PresenceState, Timer
+from presence.models import StatusType
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from mypy_boto3_apigatewaymanagementapi.client import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_sqs.client import SQSClient
 
 SETTINGS_ID = "settings"
 SECRET_MAX_AGE_SECONDS = 300
@@ -40,6 +43,21 @@ def dynamodb() -> DynamoDBClient:
 
 
 @cache
+def sqs() -> SQSClient:
+    return boto3.client("sqs", config=_BOTO_CONFIG)
+
+
+@cache
+def sockets() -> ApiGatewayManagementApiClient:
+    """The @connections API of the WebSocket stage (local runtime: its own endpoint)."""
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=config.ws_management_endpoint(),
+        config=_BOTO_CONFIG,
+    )
+
+
+@cache
 def _secrets() -> SecretsProvider:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
@@ -48,8 +66,8 @@ def _secrets() -> SecretsProvider:
 
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh mock per test)."""
-    dynamodb.cache_clear()
-    _secrets.cache_clear()
+    for client in (dynamodb, sqs, sockets, _secrets):
+        client.cache_clear()
 
 
 def _is_conditional_failure(exc: ClientError) -> bool:
@@ -121,27 +139,84 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
 
 
 # --- status -------------------------------------------------------------------------------------
+# One item per user in the Status table; every status change is one conditional write to it, and
+# its stream is the only source of pushes. Attributes (times in epoch ms):
+#   userID, statusType, customStatus, customStatusSetAt,
+#   conns       {connectionId: {platform, connectedAt, droppedAt?}}   the user's connections
+#   background  {platform: until}          native apps logged in but not connected (OFFLINE)
+#   notOnlineSince, version                last time the user stopped being ONLINE; write counter
+
+_PRESENCE_ATTRIBUTES = (
+    "userID, statusType, customStatus, customStatusSetAt, conns, background, notOnlineSince,"
+    " version"
+)
 
 
-def _status_from_item(user_id: str, item: dict[str, Any] | None) -> UserStatus:
+def _number(item: dict[str, Any], name: str) -> int | None:
+    value = item.get(name)
+    return int(value["N"]) if value else None
+
+
+def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceState:
+    """A Status item (DynamoDB JSON, as GetItem or a stream image gives it) as a PresenceState."""
     if not item:
-        return UserStatus(user_id)
-    return UserStatus(
-        user_id,
-        StatusType(int(item.get("statusType", {}).get("N", StatusType.UNLOGINED))),
-        item.get("customStatus", {}).get("S", ""),
+        return PresenceState(user_id)
+    connections = {
+        connection_id: Connection(
+            platform=value["M"]["platform"]["S"],
+            connected_at=int(value["M"]["connectedAt"]["N"]),
+            dropped_at=_number(value["M"], "droppedAt"),
+        )
+        for connection_id, value in item.get("conns", {}).get("M", {}).items()
+    }
+    background = {
+        platform: int(value["N"])
+        for platform, value in item.get("background", {}).get("M", {}).items()
+    }
+    return PresenceState(
+        user_id=user_id,
+        status_type=StatusType(_number(item, "statusType") or StatusType.UNLOGINED),
+        custom_status=item.get("customStatus", {}).get("S", ""),
+        custom_status_set_at=_number(item, "customStatusSetAt"),
+        connections=connections,
+        background=background,
+        not_online_since=_number(item, "notOnlineSince"),
+        version=_number(item, "version") or 0,
     )
 
 
-def get_statuses(user_ids: Sequence[str]) -> dict[str, UserStatus]:
-    """The status of each user, UNLOGINED for users with no item; ceil(n/100) BatchGetItem calls."""
+def _connections_value(connections: dict[str, Connection]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for connection_id, conn in connections.items():
+        entry: dict[str, Any] = {
+            "platform": {"S": conn.platform},
+            "connectedAt": {"N": str(conn.connected_at)},
+        }
+        if conn.dropped_at is not None:
+            entry["droppedAt"] = {"N": str(conn.dropped_at)}
+        value[connection_id] = {"M": entry}
+    return {"M": value}
+
+
+def get_presence(user_id: str) -> PresenceState:
+    """The user's stored state (strongly consistent), a fresh UNLOGINED state if none."""
+    response = dynamodb().get_item(
+        TableName=config.status_table(),
+        Key={"userID": {"S": user_id}},
+        ConsistentRead=True,
+    )
+    return presence_from_item(user_id, response.get("Item"))
+
+
+def get_presences(user_ids: Sequence[str]) -> dict[str, PresenceState]:
+    """Each user's stored state, in ceil(n/100) BatchGetItem calls (UNLOGINED when absent)."""
     found: dict[str, dict[str, Any]] = {}
     table = config.status_table()
     for chunk in _chunks(user_ids, BATCH_GET_MAX):
         request: dict[str, Any] = {
             table: {
                 "Keys": [{"userID": {"S": user_id}} for user_id in chunk],
-                "ProjectionExpression": "userID, statusType, customStatus",
+                "ProjectionExpression": _PRESENCE_ATTRIBUTES,
             }
         }
         for attempt in range(_RETRIES):
@@ -154,11 +229,48 @@ def get_statuses(user_ids: Sequence[str]) -> dict[str, UserStatus]:
             _backoff(attempt)
         else:
             raise PresenceError(Code.SERVER_FAULT, "the status table is busy; try again")
-    return {user_id: _status_from_item(user_id, found.get(user_id)) for user_id in user_ids}
+    return {user_id: presence_from_item(user_id, found.get(user_id)) for user_id in user_ids}
 
 
-def set_custom_status(user_id: str, custom_status: str) -> tuple[UserStatus, bool]:
-    """Store the custom status in one conditional write; (status after, whether it changed).
+def save_presence(before: PresenceState, after: PresenceState) -> bool:
+    """Write a lifecycle transition if nobody wrote the user's lifecycle since `before` was read.
+
+    Touches only the lifecycle attributes, so a concurrent setSelfStatus is never overwritten.
+    False when another writer got there first (the caller reads again and retries).
+    """
+    values: dict[str, Any] = {
+        ":st": {"N": str(int(after.status_type))},
+        ":conns": _connections_value(after.connections),
+        ":bg": {"M": {p: {"N": str(t)} for p, t in after.background.items()}},
+        ":next": {"N": str(before.version + 1)},
+        ":seen": {"N": str(before.version)},
+    }
+    update = "SET statusType = :st, conns = :conns, background = :bg, version = :next"
+    if after.not_online_since is None:
+        update += " REMOVE notOnlineSince"
+    else:
+        update = update.replace("SET ", "SET notOnlineSince = :nos, ", 1)
+        values[":nos"] = {"N": str(after.not_online_since)}
+    condition = "version = :seen"
+    if before.version == 0:
+        condition = "attribute_not_exists(version) OR version = :seen"
+    try:
+        dynamodb().update_item(
+            TableName=config.status_table(),
+            Key={"userID": {"S": after.user_id}},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def set_custom_status(user_id: str, custom_status: str, now_ms: int) -> tuple[PresenceState, bool]:
+    """Store the custom status in one conditional write; (state after, whether it changed).
 
     The condition makes an unchanged value a no-op: no write, no stream record, no push.
     """
@@ -178,16 +290,122 @@ def set_custom_status(user_id: str, custom_status: str) -> tuple[UserStatus, boo
             ExpressionAttributeValues={
                 ":cs": {"S": custom_status},
                 ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
-                ":now": {"N": str(int(time.time()))},
+                ":now": {"N": str(now_ms)},
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except ClientError as exc:
         if _is_conditional_failure(exc):
-            return _status_from_item(user_id, exc.response.get("Item")), False  # type: ignore[arg-type]
+            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            return presence_from_item(user_id, old), False
         raise
-    return _status_from_item(user_id, response.get("Attributes")), True
+    return presence_from_item(user_id, response.get("Attributes")), True
+
+
+def clear_custom_status(state: PresenceState) -> bool:
+    """Clear the custom status if it is still the value (and set time) `state` saw."""
+    values: dict[str, Any] = {":empty": {"S": ""}, ":cs": {"S": state.custom_status}}
+    condition = "customStatus = :cs"
+    if state.custom_status_set_at is None:
+        condition += " AND attribute_not_exists(customStatusSetAt)"
+    else:
+        condition += " AND customStatusSetAt = :at"
+        values[":at"] = {"N": str(state.custom_status_set_at)}
+    try:
+        dynamodb().update_item(
+            TableName=config.status_table(),
+            Key={"userID": {"S": state.user_id}},
+            UpdateExpression="SET customStatus = :empty",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+# --- connections --------------------------------------------------------------------------------
+# The Connections table maps an API Gateway connectionId back to its user, for $disconnect and
+# logout (their events carry only the connectionId). TTL past API Gateway's 2-hour limit.
+
+CONNECTION_TTL_SECONDS = 3 * 3600
+
+
+def put_connection(connection_id: str, user_id: str, platform: str, connected_at_ms: int) -> None:
+    dynamodb().put_item(
+        TableName=config.connections_table(),
+        Item={
+            "connectionId": {"S": connection_id},
+            "userID": {"S": user_id},
+            "platform": {"S": platform},
+            "connectedAt": {"N": str(connected_at_ms)},
+            "expiresAt": {"N": str(connected_at_ms // 1000 + CONNECTION_TTL_SECONDS)},
+        },
+    )
+
+
+def get_connection_user(connection_id: str) -> str | None:
+    """Whose connection this is, or None if it is unknown or past its TTL."""
+    response = dynamodb().get_item(
+        TableName=config.connections_table(),
+        Key={"connectionId": {"S": connection_id}},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    if not item or int(item["expiresAt"]["N"]) <= time.time():
+        return None
+    return item["userID"]["S"]
+
+
+def delete_connection(connection_id: str) -> None:
+    dynamodb().delete_item(
+        TableName=config.connections_table(), Key={"connectionId": {"S": connection_id}}
+    )
+
+
+# --- sockets (API Gateway @connections) ---------------------------------------------------------
+
+
+def post_to_connection(connection_id: str, data: bytes) -> bool:
+    """Send one frame; False if the connection is gone (410). Other errors raise."""
+    try:
+        sockets().post_to_connection(ConnectionId=connection_id, Data=data)
+    except sockets().exceptions.GoneException:
+        return False
+    return True
+
+
+def close_connection(connection_id: str) -> None:
+    """Close a socket; closing one that is already gone is not an error."""
+    try:
+        sockets().delete_connection(ConnectionId=connection_id)
+    except sockets().exceptions.GoneException:
+        pass
+
+
+# --- timers (SQS delay queue) -------------------------------------------------------------------
+
+MAX_DELAY_SECONDS = 900  # SQS's longest delay; later timers hop through the queue again
+
+
+def send_timers(timers: Sequence[Timer], now_ms: int) -> None:
+    for chunk in _chunks(timers, 10):
+        entries: list[Any] = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(
+                    {"kind": str(timer.kind), "userID": timer.user_id, "dueAt": timer.due_at}
+                ),
+                "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, -(-(timer.due_at - now_ms) // 1000))),
+            }
+            for i, timer in enumerate(chunk)
+        ]
+        response = sqs().send_message_batch(QueueUrl=config.timers_queue_url(), Entries=entries)
+        if response.get("Failed"):
+            raise PresenceError(Code.SERVER_FAULT, "timers could not be queued")
 
 
 # --- rate limits --------------------------------------------------------------------------------
@@ -248,6 +466,23 @@ def _query_subscriptions(subscriber_id: str) -> Iterator[Subscription]:
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def subscribers_of(target_id: str) -> Iterator[str]:
+    """Who subscribed to `target_id` (Query on the byTarget index, paginated)."""
+    request: dict[str, Any] = {
+        "TableName": config.subscriptions_table(),
+        "IndexName": "byTarget",
+        "KeyConditionExpression": "targetID = :t",
+        "ExpressionAttributeValues": {":t": {"S": target_id}},
+    }
+    while True:
+        response = dynamodb().query(**request)
+        for item in response.get("Items", []):
+            yield item["subscriberID"]["S"]
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def write_subscriptions(
     subscriber_id: str, add: Sequence[Subscription], remove: Iterable[str]
 ) -> None:
@@ -289,3 +524,35 @@ def _batch_write(table: str, requests: list[dict[str, Any]]) -> None:
 def _chunks[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+# --- fan-out (added for presence.fanout) ---------------------------------------------------------
+
+
+def get_presences_consistent(user_ids: Sequence[str]) -> dict[str, PresenceState]:
+    """Like `get_presences`, but strongly consistent reads (ceil(n/100) BatchGetItem calls).
+
+    The fan-out compares a stream record with the user's current item: an eventually consistent
+    read could still return the state from before that very record, and the push would be lost.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    table = config.status_table()
+    for chunk in _chunks(user_ids, BATCH_GET_MAX):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": [{"userID": {"S": user_id}} for user_id in chunk],
+                "ProjectionExpression": _PRESENCE_ATTRIBUTES,
+                "ConsistentRead": True,
+            }
+        }
+        for attempt in range(_RETRIES):
+            response = dynamodb().batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                found[item["userID"]["S"]] = item
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            _backoff(attempt)
+        else:
+            raise PresenceError(Code.SERVER_FAULT, "the status table is busy; try again")
+    return {user_id: presence_from_item(user_id, found.get(user_id)) for user_id in user_ids}

@@ -1,0 +1,12 @@
+"""WebSocket $connect: verify the UserSig, then the user is ONLINE on this device."""
+
+from typing import Any
+
+from presence import sessions, ws
+
+
+@ws.ws_route
+def lambda_handler(event: dict[str, Any]) -> dict[str, Any]:
+    user_id, platform = ws.authenticate_connect(event)
+    sessions.on_connect(user_id, ws.connection_id(event), platform)
+    return ws.answer(200)

@@ -1,0 +1,10 @@
+"""WebSocket $default: any frame no route serves gets an error frame; the socket stays open."""
+
+from typing import Any
+
+from presence import ws
+
+
+@ws.ws_route
+def lambda_handler(event: dict[str, Any]) -> dict[str, Any]:
+    return ws.answer(200, ws.error_frame(ws.describe_unknown_frame(event.get("body"))))

@@ -1,0 +1,94 @@
+"""The decorator every WebSocket route handler wears, and the $connect checks (API.md section 6).
+
+A handler gets the API Gateway WebSocket event and returns the route's answer. For `$connect`
+a non-2xx answer refuses the handshake (no socket opens); for two-way routes (ping, $default)
+the answer's body is the frame the client receives.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from presence import auth, config, store
+from presence.errors import Code, PresenceError
+from presence.lifecycle import PLATFORMS
+from presence.observability import logger, metrics, tracer
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+DEFAULT_PLATFORM = "web"
+
+
+def ws_route(route: Callable[[dict[str, Any]], dict[str, Any]]) -> LambdaHandler:
+    @wraps(route)
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        connection_id = event.get("requestContext", {}).get("connectionId")
+        logger.append_keys(connectionId=connection_id)
+        try:
+            result = route(event)
+        except PresenceError as exc:
+            logger.info("refused", extra={"code": int(exc.code), "reason": exc.message})
+            metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+            return answer(exc.http_status, {"code": int(exc.code), "message": exc.message})
+        except Exception:
+            logger.exception("websocket route failed")
+            metrics.add_metric(name="ServerFaults", unit=MetricUnit.Count, value=1)
+            return answer(500, {"code": int(Code.SERVER_FAULT), "message": "internal error"})
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        return result
+
+    handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(run)
+    handler = metrics.log_metrics(handler, raise_on_empty_metrics=False)
+    handler = tracer.capture_lambda_handler(handler)
+    return handler
+
+
+def answer(status: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"statusCode": status}
+    if body is not None:
+        result["body"] = json.dumps(body)
+    return result
+
+
+def connection_id(event: dict[str, Any]) -> str:
+    return str(event["requestContext"]["connectionId"])
+
+
+def authenticate_connect(event: dict[str, Any]) -> tuple[str, str]:
+    """(userID, platform) of a $connect, from its query string; raises the contract's errors.
+
+    Browsers cannot set headers on a WebSocket, so the UserSig comes as `?userSig=`.
+    """
+    query = event.get("queryStringParameters") or {}
+    user_id = auth.verify_user_sig(
+        query.get("userSig"),
+        sdkappid=config.sdkappid(),
+        secret_key=store.usersig_secret_key(),
+        claimed_user_id=query.get("userID") or None,
+    )
+    platform = query.get("platform") or DEFAULT_PLATFORM
+    if platform not in PLATFORMS:
+        raise PresenceError(
+            Code.INVALID_PARAMETER,
+            f"platform {platform!r} is not one of {', '.join(sorted(PLATFORMS))}",
+        )
+    return user_id, platform
+
+
+def error_frame(message: str) -> dict[str, Any]:
+    return {"event": "error", "code": int(Code.INVALID_PARAMETER), "message": message}
+
+
+def describe_unknown_frame(body: str | None) -> str:
+    """Why a frame reached $default: not JSON, no action, or an action nobody serves."""
+    try:
+        value = json.loads(body or "")
+    except (ValueError, RecursionError):
+        return 'frames must be JSON objects like {"action": "ping"}'
+    if not isinstance(value, dict) or "action" not in value:
+        return 'frames must be JSON objects with an "action" field'
+    return f"unknown action {value['action']!r}; known actions: ping, logout"
