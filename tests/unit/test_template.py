@@ -36,6 +36,13 @@ FUNCTIONS = {
     "get_subscriptions": ("GetSubscriptionsFunction", "/v1/getSubscriptions"),
     "admin_get_settings": ("AdminGetSettingsFunction", "/v1/admin/getSettings"),
     "admin_update_settings": ("AdminUpdateSettingsFunction", "/v1/admin/updateSettings"),
+    "admin_import_friends": ("AdminImportFriendsFunction", "/v1/admin/importFriends"),
+    "admin_delete_friends": ("AdminDeleteFriendsFunction", "/v1/admin/deleteFriends"),
+    "admin_query_online_status": (
+        "AdminQueryOnlineStatusFunction",
+        "/v1/admin/queryOnlineStatus",
+    ),
+    "admin_kick_user": ("AdminKickUserFunction", "/v1/admin/kickUser"),
 }
 # route key -> (dir, logical id, two-way)
 WS_FUNCTIONS = {
@@ -60,6 +67,7 @@ TABLES = [
     "RateLimitsTable",
     "SettingsTable",
     "ConnectionsTable",
+    "FriendsTable",
 ]
 QUEUES = ["TimersQueue", "TimersDeadLetterQueue", "FanoutFailureQueue"]
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:usersig-AbCdEf"
@@ -146,7 +154,7 @@ def test_short_tags_become_long_form(tmp_path: Path) -> None:
     }
 
 
-def test_routes_match_the_seven_functions(template: Template) -> None:
+def test_routes_match_the_http_functions(template: Template) -> None:
     routes = http_routes(template)
     got = {(r.method, r.path, r.function, r.code_dir.as_posix(), r.handler) for r in routes}
     want = {
@@ -232,6 +240,7 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "POWERTOOLS_METRICS_NAMESPACE": "Presence",
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "CONNECTIONS_TABLE": "presence-ConnectionsTable",
+            "FRIENDS_TABLE": "presence-FriendsTable",
             "TIMERS_QUEUE_URL": TIMERS_URL,
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
@@ -496,6 +505,7 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:GetItem", status),
         ("dynamodb:UpdateItem", status),
         ("dynamodb:Query", f"{subs}/index/byTarget"),
+        ("dynamodb:Query", table_arn("FriendsTable")),
         ("dynamodb:GetItem", connections),
         ("dynamodb:DeleteItem", connections),
         ("dynamodb:GetItem", settings),
@@ -513,7 +523,6 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
     }
     assert grants(template, "SetSelfStatusFunction") == {
         ("dynamodb:UpdateItem", status),
-        ("dynamodb:GetItem", status),
         ("dynamodb:GetItem", settings),
         ("sqs:SendMessage", timers),
         ("secretsmanager:GetSecretValue", SECRET_ARN),
@@ -590,3 +599,21 @@ def test_stream_and_queue_sample_events(template: Template) -> None:
 def test_resolve_join(template: Template) -> None:
     value = {"Fn::Join": ["/", ["integrations", {"Ref": "X"}, {"Fn::Sub": "${AWS::Region}"}]]}
     assert resolve(template, value, {"X": "abc"}) == "integrations/abc/us-east-1"
+
+
+def test_admin_functions_get_only_what_they_need(template: Template) -> None:
+    settings, secret = table_arn("SettingsTable"), SECRET_ARN
+    base = {("dynamodb:GetItem", settings), ("secretsmanager:GetSecretValue", secret)}
+    friends = table_arn("FriendsTable")
+    for logical_id in ("AdminImportFriendsFunction", "AdminDeleteFriendsFunction"):
+        assert grants(template, logical_id) == base | {("dynamodb:BatchWriteItem", friends)}
+    assert grants(template, "AdminQueryOnlineStatusFunction") == base | {
+        ("dynamodb:BatchGetItem", table_arn("StatusTable"))
+    }
+    assert grants(template, "AdminKickUserFunction") == base | {
+        ("dynamodb:GetItem", table_arn("StatusTable")),
+        ("dynamodb:UpdateItem", table_arn("StatusTable")),
+        ("dynamodb:DeleteItem", table_arn("ConnectionsTable")),
+        ("sqs:SendMessage", queue_arn("TimersQueue")),
+        ("execute-api:ManageConnections", WS_API_ARN),
+    }

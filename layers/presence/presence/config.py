@@ -56,3 +56,7 @@ def timers_queue_url() -> str:
 
 def ws_management_endpoint() -> str:
     return _require("WS_MANAGEMENT_ENDPOINT")
+
+
+def friends_table() -> str:
+    return _require("FRIENDS_TABLE")

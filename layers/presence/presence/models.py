@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
 
 
 class StatusType(IntEnum):
@@ -68,3 +68,20 @@ class AnyObject(RootModel[dict[str, Any]]):
 def dedupe(values: list[str]) -> list[str]:
     """The list without repeats, first occurrences kept in order."""
     return list(dict.fromkeys(values))
+
+
+class FriendPair(RequestBody):
+    userID: StrictStr
+    friendID: StrictStr
+
+
+class FriendPairsBody(RequestBody):
+    pairs: list[FriendPair] = Field(min_length=1)
+
+
+class QueryOnlineStatusBody(UserIDListBody):
+    includeDevices: StrictBool = False
+
+
+class KickUserBody(RequestBody):
+    userID: StrictStr

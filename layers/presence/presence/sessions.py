@@ -78,3 +78,13 @@ def on_logout(connection_id: str) -> Transition | None:
 
 def on_tick(user_id: str) -> Transition:
     return apply(user_id, lifecycle.tick)
+
+
+def kick(user_id: str) -> Transition:
+    """Every device of the user is logged out at once: each socket is told, then closed."""
+    transition = apply(user_id, lifecycle.kick)
+    for connection_id in transition.before.connections:
+        store.post_to_connection(connection_id, b'{"event": "kickedOut"}')
+        store.close_connection(connection_id)
+        store.delete_connection(connection_id)
+    return transition

@@ -556,3 +556,39 @@ def get_presences_consistent(user_ids: Sequence[str]) -> dict[str, PresenceState
         else:
             raise PresenceError(Code.SERVER_FAULT, "the status table is busy; try again")
     return {user_id: presence_from_item(user_id, found.get(user_id)) for user_id in user_ids}
+
+
+# --- friends ------------------------------------------------------------------------------------
+# One item per direction (userID -> friendID), so a user's friends are one Query.
+
+
+def friends_of(user_id: str) -> Iterator[str]:
+    request: dict[str, Any] = {
+        "TableName": config.friends_table(),
+        "KeyConditionExpression": "userID = :u",
+        "ExpressionAttributeValues": {":u": {"S": user_id}},
+        "ProjectionExpression": "friendID",
+    }
+    while True:
+        response = dynamodb().query(**request)
+        for item in response.get("Items", []):
+            yield item["friendID"]["S"]
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False) -> None:
+    """Make (or with delete=True, unmake) each pair friends both ways; BatchWriteItem, retried."""
+    directed = dict.fromkeys(
+        direction for a, b in pairs for direction in ((a, b), (b, a))
+    )  # a batch may not name one key twice
+    now = str(int(time.time()))
+    requests: list[dict[str, Any]] = []
+    for user_id, friend_id in directed:
+        key = {"userID": {"S": user_id}, "friendID": {"S": friend_id}}
+        if delete:
+            requests.append({"DeleteRequest": {"Key": key}})
+        else:
+            requests.append({"PutRequest": {"Item": {**key, "createdAt": {"N": now}}}})
+    _batch_write(config.friends_table(), requests)
