@@ -216,7 +216,7 @@ class World:
         return True
 
     def _event(self, function_dir: str, connection_id: str) -> dict[str, Any]:
-        event = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
+        event: dict[str, Any] = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
         event["requestContext"]["connectionId"] = connection_id
         event["requestContext"]["requestTimeEpoch"] = self.now
         return event

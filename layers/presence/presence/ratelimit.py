@@ -25,7 +25,7 @@ def enforce(user_id: str, api: str, settings: Settings, *, now: float | None = N
     limit = settings.rateLimit
     current = time.time() if now is None else now
     window_start = int(current // limit.windowSeconds) * limit.windowSeconds
-    key = f"{api}#{window_start}#{user_id}"
+    key = f"{api}#{limit.windowSeconds}#{window_start}#{user_id}"
     expires_at = window_start + limit.windowSeconds + _EXPIRY_SLACK_SECONDS
     if not store.take_rate_limit_slot(key, limit.requests, expires_at):
         retry_after = window_start + limit.windowSeconds - current
