@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -22,6 +23,11 @@ from moto import mock_aws
 
 from local import template as cfn
 from presence import settings, store
+
+# Powertools reads these when presence.observability is first imported, which may be at a
+# test module's import time, before any fixture runs.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "presence")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Presence")
 
 ROOT = Path(__file__).resolve().parents[2]
 SDKAPPID = 1400000000

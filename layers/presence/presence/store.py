@@ -208,8 +208,12 @@ def get_presence(user_id: str) -> PresenceState:
     return presence_from_item(user_id, response.get("Item"))
 
 
-def get_presences(user_ids: Sequence[str]) -> dict[str, PresenceState]:
-    """Each user's stored state, in ceil(n/100) BatchGetItem calls (UNLOGINED when absent)."""
+def get_presences(user_ids: Sequence[str], *, consistent: bool = False) -> dict[str, PresenceState]:
+    """Each user's stored state, in ceil(n/100) BatchGetItem calls (UNLOGINED when absent).
+
+    `consistent` reads strongly: the fan-out compares a stream record with the user's current
+    item, and an eventually consistent read could return the state from before that record.
+    """
     found: dict[str, dict[str, Any]] = {}
     table = config.status_table()
     for chunk in _chunks(user_ids, BATCH_GET_MAX):
@@ -217,6 +221,7 @@ def get_presences(user_ids: Sequence[str]) -> dict[str, PresenceState]:
             table: {
                 "Keys": [{"userID": {"S": user_id}} for user_id in chunk],
                 "ProjectionExpression": _PRESENCE_ATTRIBUTES,
+                "ConsistentRead": consistent,
             }
         }
         for attempt in range(_RETRIES):
@@ -527,35 +532,6 @@ def _chunks[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 # --- fan-out (added for presence.fanout) ---------------------------------------------------------
-
-
-def get_presences_consistent(user_ids: Sequence[str]) -> dict[str, PresenceState]:
-    """Like `get_presences`, but strongly consistent reads (ceil(n/100) BatchGetItem calls).
-
-    The fan-out compares a stream record with the user's current item: an eventually consistent
-    read could still return the state from before that very record, and the push would be lost.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    table = config.status_table()
-    for chunk in _chunks(user_ids, BATCH_GET_MAX):
-        request: dict[str, Any] = {
-            table: {
-                "Keys": [{"userID": {"S": user_id}} for user_id in chunk],
-                "ProjectionExpression": _PRESENCE_ATTRIBUTES,
-                "ConsistentRead": True,
-            }
-        }
-        for attempt in range(_RETRIES):
-            response = dynamodb().batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(table, []):
-                found[item["userID"]["S"]] = item
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            _backoff(attempt)
-        else:
-            raise PresenceError(Code.SERVER_FAULT, "the status table is busy; try again")
-    return {user_id: presence_from_item(user_id, found.get(user_id)) for user_id in user_ids}
 
 
 # --- friends ------------------------------------------------------------------------------------

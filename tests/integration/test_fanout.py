@@ -1,0 +1,564 @@
+"""The stream fan-out (API.md section 6): who receives a status change, in which frames.
+
+Statuses change through the real paths (the setSelfStatus handler, `sessions.on_connect`); the
+fan-out handler is fed the records moto's DynamoDB stream really holds, wrapped as Lambda
+delivers them. Posts are captured by replacing `store.post_to_connection`, except for the 410
+path, which goes through botocore's Stubber on the real @connections client.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from presence import store
+from tests.integration.conftest import REGION, Api, handler_module, lambda_context
+
+ONLINE, OFFLINE, UNLOGINED = 1, 2, 3
+MAX_FRAME = 32768
+
+
+# --- harness ------------------------------------------------------------------------------------
+
+
+class StatusStream:
+    """The Status table's stream, read like Lambda's poller reads it (moto keeps one shard)."""
+
+    def __init__(self, table_name: str) -> None:
+        # botocore routes Streams to an account-based endpoint moto does not serve: turn it off.
+        self.client = boto3.client(
+            "dynamodbstreams",
+            region_name=REGION,
+            config=Config(account_id_endpoint_mode="disabled"),
+        )
+        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)
+        self.arn = table["Table"]["LatestStreamArn"]
+        self.seen: set[str] = set()
+
+    def _all_records(self) -> list[dict[str, Any]]:
+        records: list[Any] = []
+        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            iterator = self.client.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            records += self.client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+        return [self._as_lambda_record(r) for r in records]
+
+    def _as_lambda_record(self, record: Any) -> dict[str, Any]:
+        """boto3's parsed record -> the JSON Lambda sends (epoch seconds, eventSourceARN)."""
+        lambda_record = json.loads(json.dumps(record, default=str))
+        created = record["dynamodb"].get("ApproximateCreationDateTime")
+        if created is not None:
+            lambda_record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+        lambda_record["eventSourceARN"] = self.arn
+        return dict(lambda_record)
+
+    def take(self) -> list[dict[str, Any]]:
+        """Records not handed out before, oldest first."""
+        fresh = [r for r in self._all_records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
+        self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
+        return fresh
+
+
+def lambda_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Records": records}
+
+
+def sequence_numbers(records: list[dict[str, Any]]) -> list[str]:
+    return [r["dynamodb"]["SequenceNumber"] for r in records]
+
+
+@dataclass(frozen=True)
+class Post:
+    connection_id: str
+    data: bytes
+
+    @property
+    def frame(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.data.decode("utf-8"))
+        return value
+
+
+class Sockets:
+    """Stands in for `store.post_to_connection`: records every frame, can fail on demand."""
+
+    def __init__(self) -> None:
+        self.posts: list[Post] = []
+        self.broken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        with self._lock:
+            self.posts.append(Post(connection_id, data))
+        if connection_id in self.broken:
+            raise ClientError(
+                {"Error": {"Code": "LimitExceededException", "Message": "slow down"}},
+                "PostToConnection",
+            )
+        return True
+
+    def frames(self, connection_id: str) -> list[dict[str, Any]]:
+        return [p.frame for p in self.posts if p.connection_id == connection_id]
+
+    def statuses(self, connection_id: str) -> list[dict[str, Any]]:
+        return [status for frame in self.frames(connection_id) for status in frame["data"]]
+
+    def receivers(self) -> set[str]:
+        return {p.connection_id for p in self.posts}
+
+
+class Fanout:
+    """Runs the status_fanout handler on the stream's new records."""
+
+    def __init__(self, stream: StatusStream, sockets: Sockets) -> None:
+        self.stream = stream
+        self.sockets = sockets
+
+    def handle(self, records: list[dict[str, Any]]) -> list[str]:
+        """Invoke the handler; the sequence numbers it reports as failed."""
+        response = handler_module("status_fanout").lambda_handler(
+            lambda_event(records), lambda_context("status_fanout")
+        )
+        assert set(response) == {"batchItemFailures"}
+        return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+    def run(self) -> list[str]:
+        """Deliver everything written since the last run, as one batch."""
+        return self.handle(self.stream.take())
+
+    def settle(self) -> None:
+        """Deliver what is pending and forget its posts (set-up done, the test starts here)."""
+        assert self.run() == []
+        self.sockets.posts.clear()
+
+
+@pytest.fixture
+def sockets(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Sockets:
+    fake = Sockets()
+    monkeypatch.setattr(store, "post_to_connection", fake.post)
+    return fake
+
+
+@pytest.fixture
+def fanout(aws: dict[str, str], sockets: Sockets) -> Fanout:
+    return Fanout(StatusStream(aws["STATUS_TABLE"]), sockets)
+
+
+def connect(user_id: str, connection_id: str, platform: str = "web") -> None:
+    from presence import sessions  # imported after the fixture set the Powertools environment
+
+    sessions.on_connect(user_id, connection_id, platform)
+
+
+def status(user_id: str, status_type: int, custom_status: str = "") -> dict[str, Any]:
+    return {"userID": user_id, "statusType": status_type, "customStatus": custom_status}
+
+
+# --- who receives a change ----------------------------------------------------------------------
+
+
+def test_every_device_of_the_user_receives_its_change(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web", "web")
+    connect("alice", "alice-ios", "ios")
+    fanout.settle()
+
+    api.set_self_status("in a meeting", user="alice")  # made on one device, all of them hear it
+    assert fanout.run() == []
+
+    expected = [{"event": "onUserStatusUpdated", "data": [status("alice", ONLINE, "in a meeting")]}]
+    assert sockets.frames("alice-web") == expected
+    assert sockets.frames("alice-ios") == expected
+
+
+def test_first_connection_pushes_online_to_the_device_itself(
+    fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    assert fanout.run() == []
+    assert sockets.statuses("alice-web") == [status("alice", ONLINE)]
+
+
+def test_subscribers_receive_the_change_and_others_do_not(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    connect("bob", "bob-mac", "mac")
+    connect("carol", "carol-web")
+    assert api.subscribe(["alice"], user="bob").data == {"failureUserList": []}
+    fanout.settle()
+
+    api.set_self_status("lunch", user="alice")
+    assert fanout.run() == []
+
+    assert sockets.statuses("bob-web") == [status("alice", ONLINE, "lunch")]
+    assert sockets.statuses("bob-mac") == [status("alice", ONLINE, "lunch")]
+    assert sockets.receivers() == {"alice-web", "bob-web", "bob-mac"}  # carol did not subscribe
+
+
+def test_a_subscriber_hears_a_user_who_has_no_connection(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    fanout.settle()
+
+    api.set_self_status("away", user="alice")  # alice never connected: UNLOGINED
+    assert fanout.run() == []
+    assert sockets.frames("bob-web") == [
+        {"event": "onUserStatusUpdated", "data": [status("alice", UNLOGINED, "away")]}
+    ]
+
+
+def test_a_dropped_connection_in_its_grace_is_not_pushed_to(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    from presence import sessions
+
+    connect("alice", "alice-web")
+    connect("alice", "alice-ios", "ios")
+    sessions.on_gone("alice", "alice-ios")  # still counts for the grace, but cannot be reached
+    fanout.settle()
+
+    api.set_self_status("back soon", user="alice")
+    assert fanout.run() == []
+    assert sockets.receivers() == {"alice-web"}
+
+
+def test_a_connection_that_qualifies_twice_receives_the_change_once(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from presence import fanout as fanout_module
+    from presence.settings import Settings
+
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    # bob is also alice's friend; and a stray self-subscription makes alice her own subscriber
+    api.update_settings({"friendStatusNotify": True})
+
+    def friends_of(user_ids: list[str], current: Settings) -> dict[str, set[str]]:
+        assert current.friendStatusNotify
+        return {"alice": {"bob", "alice"}} if "alice" in user_ids else {}
+
+    monkeypatch.setattr(fanout_module, "_friends_of", friends_of)
+    store.write_subscriptions("alice", [store.Subscription("alice", 1)], [])
+    fanout.settle()
+
+    api.set_self_status("twice", user="alice")
+    assert fanout.run() == []
+    assert sockets.statuses("bob-web") == [status("alice", ONLINE, "twice")]
+    assert sockets.statuses("alice-web") == [status("alice", ONLINE, "twice")]
+    assert len(sockets.posts) == 2
+
+
+# --- only real changes --------------------------------------------------------------------------
+
+
+def test_writes_that_change_nothing_visible_push_nothing(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    api.set_self_status("same", user="alice")
+    fanout.settle()
+
+    connect("alice", "alice-ios", "ios")  # a second device: alice was ONLINE already
+    api.set_self_status("same", user="alice")  # the same value again
+    records = fanout.stream.take()
+    assert records  # the second device did write (its connection), yet
+    assert fanout.handle(records) == []
+    assert sockets.posts == []
+
+
+def test_a_change_undone_within_the_batch_pushes_nothing(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    api.set_self_status("first", user="alice")
+    fanout.settle()
+
+    api.set_self_status("second", user="alice")
+    api.set_self_status("first", user="alice")
+    assert fanout.run() == []
+    assert sockets.posts == []
+
+
+def test_several_changes_for_one_connection_arrive_in_one_frame(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("bob", "bob-web")
+    api.subscribe(["alice", "carol"], user="bob")
+    fanout.settle()
+
+    api.set_self_status("one", user="alice")
+    api.set_self_status("two", user="alice")  # coalesced: bob hears the last value only
+    api.set_self_status("hello", user="carol")
+    assert fanout.run() == []
+
+    assert sockets.frames("bob-web") == [
+        {
+            "event": "onUserStatusUpdated",
+            "data": [status("alice", UNLOGINED, "two"), status("carol", UNLOGINED, "hello")],
+        }
+    ]
+
+
+def test_a_huge_batch_is_split_into_frames_of_at_most_32_KiB(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    api.update_settings({"maxCustomStatusBytes": 1000})
+    users = [f"user-{i:03}" for i in range(150)]
+    connect("bob", "bob-web")
+    for start in range(0, len(users), 100):
+        assert api.subscribe(users[start : start + 100], user="bob").data["failureUserList"] == []
+    fanout.settle()
+
+    def custom(i: int) -> str:  # multi-byte text and escapes: the limit is on UTF-8 bytes
+        return f"{i:03}" + "漢字" * 99 + '"q"'
+
+    for i, user in enumerate(users):
+        api.set_self_status(custom(i), user=user)
+    assert fanout.run() == []
+
+    posts = [p for p in sockets.posts if p.connection_id == "bob-web"]
+    assert len(posts) > 1
+    assert all(len(p.data) <= MAX_FRAME for p in posts)
+    assert all(p.frame["event"] == "onUserStatusUpdated" for p in posts)
+    received = [s for p in posts for s in p.frame["data"]]
+    expected = [status(u, UNLOGINED, custom(i)) for i, u in enumerate(users)]
+    assert sorted(received, key=lambda s: s["userID"]) == expected
+    # and the frames are filled, not one status each
+    assert len(posts) <= 1 + sum(len(p.data) for p in posts) // (MAX_FRAME - 1000)
+
+
+# --- at-least-once delivery ---------------------------------------------------------------------
+
+
+def test_a_poison_record_is_reported_and_the_rest_are_delivered(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("bob", "bob-web")
+    api.subscribe(["alice", "carol"], user="bob")
+    fanout.settle()
+
+    api.set_self_status("fine", user="alice")
+    api.set_self_status("also fine", user="carol")
+    records = fanout.stream.take()
+    poison = json.loads(json.dumps(records[0]))
+    poison["dynamodb"]["SequenceNumber"] = str(int(records[0]["dynamodb"]["SequenceNumber"]) - 1)
+    poison["dynamodb"]["NewImage"]["statusType"] = {"N": "42"}  # no such status
+    malformed = {**poison, "dynamodb": {"SequenceNumber": "1", "Keys": {}}}
+
+    failures = fanout.handle([poison, *records, malformed])
+    assert sorted(failures) == sorted([poison["dynamodb"]["SequenceNumber"], "1"])
+    assert sockets.statuses("bob-web") == [
+        status("alice", UNLOGINED, "fine"),
+        status("carol", UNLOGINED, "also fine"),
+    ]
+
+
+def test_a_batch_of_poison_only_is_reported_not_raised(fanout: Fanout) -> None:
+    record = {"eventName": "MODIFY", "dynamodb": {"SequenceNumber": "7", "Keys": {}}}
+    assert fanout.handle([record]) == ["7"]
+
+
+def test_a_stale_or_redelivered_record_pushes_nothing_old(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    fanout.settle()
+
+    api.set_self_status("older", user="alice")
+    older = fanout.stream.take()
+    api.set_self_status("newer", user="alice")
+    newer = fanout.stream.take()
+
+    assert fanout.handle(newer) == []  # out of order: the newer one first
+    assert fanout.handle(older) == []  # then the older one: alice is no longer "older"
+    assert fanout.handle(older + newer) == []  # a redelivery of both
+    assert sockets.statuses("alice-web") == [
+        status("alice", ONLINE, "newer"),
+        status("alice", ONLINE, "newer"),
+    ]
+
+
+def test_a_failed_post_reports_its_records_and_the_others_are_delivered(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("bob", "bob-web")
+    connect("carol", "carol-web")
+    api.subscribe(["alice"], user="bob")
+    api.subscribe(["erin"], user="carol")
+    fanout.settle()
+
+    api.set_self_status("for bob", user="alice")
+    alice_records = fanout.stream.take()
+    api.set_self_status("for carol", user="erin")
+    erin_records = fanout.stream.take()
+    sockets.broken.add("bob-web")
+
+    failures = fanout.handle(alice_records + erin_records)
+
+    assert failures == sequence_numbers(alice_records)
+    assert sockets.statuses("carol-web") == [status("erin", UNLOGINED, "for carol")]
+    # Lambda retries from alice's record: bob gets it then, carol's duplicate is harmless
+    sockets.broken.clear()
+    assert fanout.handle(alice_records + erin_records) == []
+    assert sockets.statuses("bob-web")[-1] == status("alice", UNLOGINED, "for bob")
+
+
+# --- 410 Gone (through the real @connections client) --------------------------------------------
+
+
+@pytest.fixture
+def stubbed_sockets(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """The real @connections client, answering from a Stubber; posts made one at a time so the
+    stubbed answers meet the posts in order. Yields the stubber; `.posted` lists ConnectionIds."""
+    monkeypatch.setattr("presence.fanout.MAX_WORKERS", 1)
+    client = store.sockets()
+    posted: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        posted.append(params["ConnectionId"])
+
+    event = "before-parameter-build.apigatewaymanagementapi.PostToConnection"
+    client.meta.events.register(event, record)
+    with Stubber(client) as stubber:
+        stubber.posted = posted  # type: ignore[attr-defined]
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def stored_connections(user_id: str) -> dict[str, Any]:
+    return dict(store.get_presence(user_id).connections)
+
+
+def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
+    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+) -> None:
+    api.update_settings({"reconnectGraceSeconds": 0})
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    stream = StatusStream(aws["STATUS_TABLE"])
+    stream.take()
+
+    api.set_self_status("hi bob", user="alice")
+    stubbed_sockets.add_client_error(
+        "post_to_connection", service_error_code="GoneException", http_status_code=410
+    )
+    fanout = Fanout(stream, Sockets())
+    assert fanout.run() == []
+
+    assert stubbed_sockets.posted == ["bob-web"]  # type: ignore[attr-defined]
+    assert stored_connections("bob") == {}
+    assert store.get_presence("bob").status_type == UNLOGINED
+    # the drop is itself a change of bob, pushed from the stream to nobody left to hear it
+    assert fanout.run() == []
+
+
+def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
+    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+) -> None:
+    api.update_settings({"reconnectGraceSeconds": 0})
+    connect("bob", "bob-web")
+    connect("bob", "bob-ios", "ios")
+    api.subscribe(["alice"], user="bob")
+    stream = StatusStream(aws["STATUS_TABLE"])
+    stream.take()
+
+    api.set_self_status("hi bob", user="alice")
+    stubbed_sockets.add_client_error(
+        "post_to_connection", service_error_code="GoneException", http_status_code=410
+    )
+    stubbed_sockets.add_response("post_to_connection", {})
+    assert Fanout(stream, Sockets()).run() == []
+
+    gone, kept = stubbed_sockets.posted  # type: ignore[attr-defined]
+    assert {gone, kept} == {"bob-web", "bob-ios"}
+    assert set(stored_connections("bob")) == {kept}
+    assert store.get_presence("bob").status_type == ONLINE
+
+
+# --- friends and the notify switch --------------------------------------------------------------
+
+
+def befriend(api: Api, a: str, b: str) -> None:
+    reply = api.call(
+        "admin_import_friends", {"pairs": [{"userID": a, "friendID": b}]}, user="administrator"
+    )
+    assert reply.data == {"failureList": []}
+
+
+def test_friends_are_told_only_when_friend_status_notify_is_on(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    befriend(api, "alice", "bob")
+    fanout.settle()
+
+    api.set_self_status("off", user="alice")
+    assert fanout.run() == []
+    assert sockets.frames("bob-web") == []
+
+    api.update_settings({"friendStatusNotify": True})
+    api.set_self_status("on", user="alice")
+    assert fanout.run() == []
+    assert sockets.statuses("bob-web") == [status("alice", ONLINE, "on")]
+    # mutual: bob's change reaches alice
+    api.set_self_status("hi", user="bob")
+    assert fanout.run() == []
+    assert status("bob", ONLINE, "hi") in sockets.statuses("alice-web")
+
+
+def test_a_friend_who_also_subscribed_hears_each_change_once(
+    api: Api, fanout: Fanout, sockets: Sockets
+) -> None:
+    api.update_settings({"friendStatusNotify": True})
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    befriend(api, "alice", "bob")
+    api.subscribe(["alice"], user="bob")
+    fanout.settle()
+
+    api.set_self_status("once", user="alice")
+    assert fanout.run() == []
+    assert sockets.frames("bob-web") == [
+        {"event": "onUserStatusUpdated", "data": [status("alice", ONLINE, "once")]}
+    ]
+
+
+@pytest.mark.parametrize(
+    "patch", [{"statusQueryAndNotify": False}, {"edition": "standard"}], ids=["switch", "edition"]
+)
+def test_without_the_notify_feature_only_the_users_own_devices_hear(
+    api: Api, fanout: Fanout, sockets: Sockets, patch: dict[str, Any]
+) -> None:
+    api.update_settings({"friendStatusNotify": True})
+    connect("alice", "alice-web")
+    connect("bob", "bob-web")
+    connect("carol", "carol-web")
+    api.subscribe(["alice"], user="bob")
+    befriend(api, "alice", "carol")
+    fanout.settle()
+
+    api.update_settings(patch)
+    api.set_self_status("quiet", user="alice")
+    assert fanout.run() == []
+    assert sockets.statuses("alice-web") == [status("alice", ONLINE, "quiet")]
+    assert sockets.frames("bob-web") == []
+    assert sockets.frames("carol-web") == []
