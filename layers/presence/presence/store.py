@@ -456,16 +456,20 @@ def list_subscriptions(subscriber_id: str) -> list[Subscription]:
 
 
 def _query_subscriptions(subscriber_id: str) -> Iterator[Subscription]:
-    request: dict[str, Any] = {
-        "TableName": config.subscriptions_table(),
-        "IndexName": "bySeq",
-        "KeyConditionExpression": "subscriberID = :s",
-        "ExpressionAttributeValues": {":s": {"S": subscriber_id}},
-    }
+    for item in _query(
+        TableName=config.subscriptions_table(),
+        IndexName="bySeq",
+        KeyConditionExpression="subscriberID = :s",
+        ExpressionAttributeValues={":s": {"S": subscriber_id}},
+    ):
+        yield Subscription(item["targetID"]["S"], int(item["seq"]["N"]))
+
+
+def _query(**request: Any) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns, page after page."""
     while True:
         response = dynamodb().query(**request)
-        for item in response.get("Items", []):
-            yield Subscription(item["targetID"]["S"], int(item["seq"]["N"]))
+        yield from response.get("Items", [])
         if "LastEvaluatedKey" not in response:
             return
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -473,19 +477,13 @@ def _query_subscriptions(subscriber_id: str) -> Iterator[Subscription]:
 
 def subscribers_of(target_id: str) -> Iterator[str]:
     """Who subscribed to `target_id` (Query on the byTarget index, paginated)."""
-    request: dict[str, Any] = {
-        "TableName": config.subscriptions_table(),
-        "IndexName": "byTarget",
-        "KeyConditionExpression": "targetID = :t",
-        "ExpressionAttributeValues": {":t": {"S": target_id}},
-    }
-    while True:
-        response = dynamodb().query(**request)
-        for item in response.get("Items", []):
-            yield item["subscriberID"]["S"]
-        if "LastEvaluatedKey" not in response:
-            return
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    for item in _query(
+        TableName=config.subscriptions_table(),
+        IndexName="byTarget",
+        KeyConditionExpression="targetID = :t",
+        ExpressionAttributeValues={":t": {"S": target_id}},
+    ):
+        yield item["subscriberID"]["S"]
 
 
 def write_subscriptions(
@@ -539,19 +537,13 @@ def _chunks[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def friends_of(user_id: str) -> Iterator[str]:
-    request: dict[str, Any] = {
-        "TableName": config.friends_table(),
-        "KeyConditionExpression": "userID = :u",
-        "ExpressionAttributeValues": {":u": {"S": user_id}},
-        "ProjectionExpression": "friendID",
-    }
-    while True:
-        response = dynamodb().query(**request)
-        for item in response.get("Items", []):
-            yield item["friendID"]["S"]
-        if "LastEvaluatedKey" not in response:
-            return
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    for item in _query(
+        TableName=config.friends_table(),
+        KeyConditionExpression="userID = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+        ProjectionExpression="friendID",
+    ):
+        yield item["friendID"]["S"]
 
 
 def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False) -> None:

@@ -9,6 +9,7 @@ queue again until its time.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from presence import clock, lifecycle, sessions, settings, store
-from presence.lifecycle import Timer, TimerKind
+from presence.lifecycle import PresenceState, Timer, TimerKind, Timing
 from presence.observability import logger, metrics
 
 
@@ -57,31 +58,33 @@ def run(timer: Timer) -> None:
 
 def clear_custom_status(user_id: str) -> None:
     """Clear the custom status if the user is still not ONLINE and its time has come."""
-    timing = settings.current().timing()
-    state = store.get_presence(user_id)
-    now = clock.now_ms()
-    due = lifecycle.custom_status_clear_due(lifecycle.settle(state, now, timing).state, timing)
-    if due is None:
-        return
-    if due > now:
-        store.send_timers([Timer(due, TimerKind.CLEAR_CUSTOM_STATUS, user_id)], now)
-        return
-    if not store.clear_custom_status(state):
+    state = _due(user_id, TimerKind.CLEAR_CUSTOM_STATUS, lifecycle.custom_status_clear_due)
+    if state is not None and not store.clear_custom_status(state):
         logger.info("custom status changed meanwhile; not cleared", extra={"userID": user_id})
 
 
 def drop_subscriptions(user_id: str) -> None:
     """Drop the user's subscriptions once they have been away for the retention time."""
-    timing = settings.current().timing()
-    state = store.get_presence(user_id)
-    now = clock.now_ms()
-    due = lifecycle.subscriptions_drop_due(lifecycle.settle(state, now, timing).state, timing)
-    if due is None:
-        return
-    if due > now:
-        store.send_timers([Timer(due, TimerKind.DROP_SUBSCRIPTIONS, user_id)], now)
+    if _due(user_id, TimerKind.DROP_SUBSCRIPTIONS, lifecycle.subscriptions_drop_due) is None:
         return
     held = [sub.target_id for sub in store.list_subscriptions(user_id)]
     if held:
         store.write_subscriptions(user_id, add=[], remove=held)
         logger.info("subscriptions dropped", extra={"userID": user_id, "count": len(held)})
+
+
+def _due(
+    user_id: str, kind: TimerKind, when: Callable[[PresenceState, Timing], int | None]
+) -> PresenceState | None:
+    """The user's stored state if `when` says the work is due now; None if it is not (any
+    more). Work that is still wanted but not yet due goes back into the queue."""
+    timing = settings.current().timing()
+    state = store.get_presence(user_id)
+    now = clock.now_ms()
+    due = when(lifecycle.settle(state, now, timing).state, timing)
+    if due is None:
+        return None
+    if due > now:
+        store.send_timers([Timer(due, kind, user_id)], now)
+        return None
+    return state
