@@ -21,16 +21,19 @@ AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing \
 	SAM_CLI_TELEMETRY=0
 
-TEST_DIRS := $(wildcard tests/unit tests/integration tests/e2e)
+TEST_DIRS := $(wildcard tests/unit tests/integration)
+E2E_DIR := $(wildcard tests/e2e)
 LINT_PATHS := $(wildcard layers/presence/presence functions local tests)
 
-.PHONY: help $(VENV) $(VENV_SAM) test validate lint build run clean distclean
+.PHONY: help $(VENV) $(VENV_SAM) test validate lint build run usersig bench clean distclean
 
 help:
-	@echo "make test      unit + integration tests, then sam validate --lint and cfn-lint"
+	@echo "make test      unit + integration + end-to-end tests, sam validate --lint, cfn-lint"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make build     sam build (no container)"
-	@echo "make run       local runtime (not implemented yet)"
+	@echo "make run       the whole service locally (moto; HTTP :3000, WebSocket :3001)"
+	@echo "make usersig USER=alice   a UserSig for the local runtime"
+	@echo "make bench     benchmarks (a few minutes; not tests) -> docs/performance.md"
 	@echo "make clean     remove build output and caches (distclean: also the venvs)"
 
 # --- virtual environments (reinstalled when their requirements change) ---------------------
@@ -51,6 +54,7 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 # --- checks ----------------------------------------------------------------------------------
 test: $(VENV) $(VENV_SAM)
 	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(TEST_DIRS)
+	$(if $(E2E_DIR),PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(E2E_DIR))
 	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
 	$(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml
 
@@ -68,9 +72,27 @@ build: $(VENV_SAM)
 	$(if $(PY313_BIN),PATH="$(PY313_BIN):$$PATH") $(AWS_OFFLINE) $(VENV_SAM)/bin/sam build --template-file template.yaml
 	test -f .aws-sam/build/PresenceLayer/python/presence/__init__.py
 
-run:
-	@echo "make run: the local runtime is not implemented yet (a later issue; see API.md section 7)." >&2
-	@exit 1
+# The whole service on 127.0.0.1 (moto, HTTP :3000, WebSocket :3001); Ctrl-C stops it.
+run: $(VENV)
+	PYTHONPATH=layers/presence:. $(VENV)/bin/python -m local.runtime
+
+# A UserSig for the local runtime's key and SDKAppID: make -s usersig USER=alice [EXPIRE=seconds]
+usersig: $(VENV)
+	@if [ "$(origin USER)" != "command line" ]; then \
+		echo "usage: make -s usersig USER=<userID> [EXPIRE=<seconds>]" >&2; exit 2; fi
+	@PYTHONPATH=layers/presence:. $(VENV)/bin/python -m local.usersig '$(USER)' \
+		$(if $(EXPIRE),--expire '$(EXPIRE)')
+
+# --- benchmarks (not tests: `make test` never runs them) --------------------------------------
+# Fan-out cost, cold start, cost per operation; results in bench/results, report in
+# docs/performance.md (see bench/README.md).
+BENCH_ENV := $(AWS_OFFLINE) PYTHONPATH=layers/presence:.
+bench: $(VENV)
+	@start=$$(date +%s); \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.fanout_cost; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.op_cost; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.report --elapsed $$(( $$(date +%s) - start ))
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -296,10 +296,26 @@ class Consumer:
     batch_size: int
     function_response_types: tuple[str, ...]
     on_failure: str | None = None
+    # Stream sources only (Lambda's defaults when absent: retry until the record expires).
+    starting_position: str | None = None
+    maximum_retry_attempts: int | None = None  # None: retry until the record expires
+    maximum_record_age_seconds: int | None = None  # None: records never expire
+    bisect_batch_on_function_error: bool = False
 
 
 # Lambda's defaults when an event source omits BatchSize.
 _DEFAULT_BATCH_SIZE = {"DynamoDB": 100, "SQS": 10}
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _optional_limit(value: Any) -> int | None:
+    """A retry or age limit; Lambda's -1 (and absence) mean "no limit"."""
+    if value is None or int(value) < 0:
+        return None
+    return int(value)
 
 
 def _consumers(template: Template, event_type: str, source_property: str) -> list[Consumer]:
@@ -326,6 +342,14 @@ def _consumers(template: Template, event_type: str, source_property: str) -> lis
                     batch_size=int(props.get("BatchSize", _DEFAULT_BATCH_SIZE[event_type])),
                     function_response_types=tuple(props.get("FunctionResponseTypes", ())),
                     on_failure=on_failure[0] if on_failure else None,
+                    starting_position=_optional_str(props.get("StartingPosition")),
+                    maximum_retry_attempts=_optional_limit(props.get("MaximumRetryAttempts")),
+                    maximum_record_age_seconds=_optional_limit(
+                        props.get("MaximumRecordAgeInSeconds")
+                    ),
+                    bisect_batch_on_function_error=bool(
+                        props.get("BisectBatchOnFunctionError", False)
+                    ),
                 )
             )
     return consumers

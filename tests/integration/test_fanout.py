@@ -447,14 +447,23 @@ def stored_connections(user_id: str) -> dict[str, Any]:
     return dict(store.get_presence(user_id).connections)
 
 
+def a_minute_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move the service's clock on, so connections are past their opening moments."""
+    from presence import clock
+
+    real = clock.now_ms
+    monkeypatch.setattr(clock, "now_ms", lambda: real() + 60_000)
+
+
 def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
-    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+    aws: dict[str, str], api: Api, stubbed_sockets: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.update_settings({"reconnectGraceSeconds": 0})
     connect("bob", "bob-web")
     api.subscribe(["alice"], user="bob")
     stream = StatusStream(aws["STATUS_TABLE"])
     stream.take()
+    a_minute_later(monkeypatch)
 
     api.set_self_status("hi bob", user="alice")
     stubbed_sockets.add_client_error(
@@ -471,7 +480,7 @@ def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
 
 
 def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
-    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+    aws: dict[str, str], api: Api, stubbed_sockets: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.update_settings({"reconnectGraceSeconds": 0})
     connect("bob", "bob-web")
@@ -479,6 +488,7 @@ def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
     api.subscribe(["alice"], user="bob")
     stream = StatusStream(aws["STATUS_TABLE"])
     stream.take()
+    a_minute_later(monkeypatch)
 
     api.set_self_status("hi bob", user="alice")
     stubbed_sockets.add_client_error(
@@ -490,6 +500,23 @@ def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
     gone, kept = stubbed_sockets.posted  # type: ignore[attr-defined]
     assert {gone, kept} == {"bob-web", "bob-ios"}
     assert set(stored_connections("bob")) == {kept}
+    assert store.get_presence("bob").status_type == ONLINE
+
+
+def test_gone_while_the_socket_is_still_opening_does_not_drop_it(
+    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+) -> None:
+    # API Gateway answers 410 until $connect has returned; the connection's own ONLINE push can
+    # race it. That socket is opening, not gone: it must stay.
+    api.update_settings({"reconnectGraceSeconds": 0})
+    stream = StatusStream(aws["STATUS_TABLE"])
+    connect("bob", "bob-web")
+    stubbed_sockets.add_client_error(
+        "post_to_connection", service_error_code="GoneException", http_status_code=410
+    )
+    assert Fanout(stream, Sockets()).run() == []
+    assert stubbed_sockets.posted == ["bob-web"]  # type: ignore[attr-defined]
+    assert set(stored_connections("bob")) == {"bob-web"}
     assert store.get_presence("bob").status_type == ONLINE
 
 

@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import lifecycle, sessions, settings, store
+from presence import clock, lifecycle, sessions, settings, store
 from presence.lifecycle import PresenceState
 from presence.models import StatusType, UserStatus
 from presence.observability import logger, metrics
@@ -42,6 +42,7 @@ from presence.settings import Settings
 EVENT = "onUserStatusUpdated"
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 MAX_WORKERS = 32
+OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
 
 _FRAME_HEAD = b'{"event":"' + EVENT.encode() + b'","data":['
 _FRAME_TAIL = b"]}"
@@ -214,18 +215,18 @@ def _push(
     """Send each live recipient connection its frames, connections in parallel."""
     # connection -> the changed users it receives (in batch order, each once), and its owner
     inbox: dict[str, dict[str, None]] = {}
-    owners: dict[str, str] = {}
+    owners: dict[str, tuple[str, int]] = {}  # connection -> (owner, connectedAt)
     for user_id in pushes:
         for audience_id in (user_id, *sorted(watchers.get(user_id, ()))):
             for connection_id, conn in states[audience_id].connections.items():
                 if lifecycle.is_live(conn):
-                    owners.setdefault(connection_id, audience_id)
+                    owners.setdefault(connection_id, (audience_id, conn.connected_at))
                     inbox.setdefault(connection_id, {})[user_id] = None
     if not inbox:
         return []
     encoded = {user_id: _encode_status(net.new) for user_id, net in pushes.items()}
     jobs = [
-        (connection_id, owners[connection_id], _frames([(u, encoded[u]) for u in users]))
+        (connection_id, *owners[connection_id], _frames([(u, encoded[u]) for u in users]))
         for connection_id, users in inbox.items()
     ]
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
@@ -263,7 +264,9 @@ def _frames(statuses: Sequence[tuple[str, bytes]]) -> list[_Frame]:
     return frames
 
 
-def _send(connection_id: str, owner_id: str, frames: Sequence[_Frame]) -> _Outcome:
+def _send(
+    connection_id: str, owner_id: str, connected_at: int, frames: Sequence[_Frame]
+) -> _Outcome:
     """Post a connection's frames in order; on 410 Gone drop the connection and stop."""
     sent = failed_frames = 0
     failed: list[str] = []
@@ -279,7 +282,12 @@ def _send(connection_id: str, owner_id: str, frames: Sequence[_Frame]) -> _Outco
             failed_frames += 1
             continue
         if not delivered:
-            _drop_gone(owner_id, connection_id)
+            if clock.now_ms() - connected_at >= OPENING_MS:
+                _drop_gone(owner_id, connection_id)
+            else:
+                # API Gateway answers 410 until the $connect handler has returned: the socket
+                # is still opening, not gone. Its own first push is lost; it is not dropped.
+                logger.info("connection still opening", extra={"connectionId": connection_id})
             return _Outcome(sent, failed_frames, tuple(failed), gone=True)
         sent += 1
     return _Outcome(sent, failed_frames, tuple(failed), gone=False)

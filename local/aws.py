@@ -1,0 +1,142 @@
+"""moto in server mode as the local AWS: the template's tables, queues and the UserSig secret.
+
+`offline_environment` must run before any boto3 client exists: it points every client at the
+moto server (AWS_ENDPOINT_URL) with dummy credentials, so nothing can reach a real account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from local import template as cfn
+from local.lambdas import ACCOUNT_ID, REGION
+
+NAME_PREFIX = "presence"
+SECRET_NAME = "presence-usersig-key"
+WS_API_ID = "local"
+
+# Variables that could steer boto3 to a real account or another endpoint.
+_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+def offline_environment(endpoint: str) -> None:
+    """Dummy credentials, one region, every service at `endpoint` (this process only)."""
+    for name in _UNSET:
+        os.environ.pop(name, None)
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL_"):
+            del os.environ[name]  # a service-specific endpoint would win over AWS_ENDPOINT_URL
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+
+
+class MotoServer:
+    """moto's ThreadedMotoServer on a free 127.0.0.1 port, quiet."""
+
+    def __init__(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        return self.endpoint
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What was created in moto: names, URLs and ARNs by logical id."""
+
+    table_names: dict[str, str]
+    queue_urls: dict[str, str]
+    queue_arns: dict[str, str]
+    secret_arn: str
+
+    def refs(self, sdkappid: int, log_level: str | None) -> dict[str, str]:
+        """Values for `cfn.function_environment`: what `!Ref` / `!GetAtt` give in the stack."""
+        refs = {
+            **self.table_names,
+            **self.queue_urls,
+            **{f"{logical_id}.Arn": arn for logical_id, arn in self.queue_arns.items()},
+            "UserSigSecret": self.secret_arn,
+            "SdkAppId": str(sdkappid),
+            "WebSocketApi": WS_API_ID,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+        }
+        if log_level:
+            refs["LogLevel"] = log_level
+        return refs
+
+
+def create_resources(template: cfn.Template, secret_key: str) -> Resources:
+    """Every table and queue of the template, and the UserSig secret holding `secret_key`."""
+    table_names = {
+        logical_id: f"{NAME_PREFIX}-{logical_id}" for logical_id in cfn.table_specs(template)
+    }
+    cfn.create_tables(boto3.client("dynamodb"), template, table_names)
+    sqs = boto3.client("sqs")
+    queue_urls = cfn.create_queues(
+        sqs,
+        template,
+        {logical_id: f"{NAME_PREFIX}-{logical_id}" for logical_id in cfn.queue_specs(template)},
+    )
+    queue_arns = {
+        logical_id: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        for logical_id, url in queue_urls.items()
+    }
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=SECRET_NAME,
+        Description="UserSig secret key (local runtime)",
+        SecretString=secret_key,
+    )
+    return Resources(table_names, queue_urls, queue_arns, str(secret["ARN"]))
+
+
+def shared_environment(
+    template: cfn.Template, logical_ids: list[str], refs: dict[str, str]
+) -> dict[str, str]:
+    """The functions' environment. They share Globals, so one process environment serves all;
+    a variable that two functions set differently is refused rather than guessed."""
+    merged: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for logical_id in logical_ids:
+        for name, value in cfn.function_environment(template, logical_id, refs).items():
+            if name in merged and merged[name] != value:
+                raise SystemExit(
+                    f"{name} differs between {owner[name]} and {logical_id}: the local runtime"
+                    " runs every function in one process and needs one value"
+                )
+            merged[name] = value
+            owner.setdefault(name, logical_id)
+    return merged

@@ -1,0 +1,49 @@
+"""The local runtime's settings, from the environment (API.md section 7).
+
+Shared by the runtime and `python -m local.usersig`, so both sign with the same key and SDKAppID.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_HTTP_PORT = 3000
+DEFAULT_WS_PORT = 3001
+DEFAULT_SDKAPPID = 1400000000
+# Printed at start with a warning: anyone who reads this file can mint UserSigs with it.
+DEV_SECRET_KEY = "presence-local-development-key-do-not-use-in-production"
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    host: str
+    http_port: int
+    ws_port: int
+    sdkappid: int
+    secret_key: str
+    secret_key_is_default: bool
+    log_level: str | None  # None: the template's LogLevel default
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, not {raw!r}") from None
+
+
+def load() -> LocalConfig:
+    secret_key = os.environ.get("PRESENCE_SECRET_KEY", "")
+    return LocalConfig(
+        host="127.0.0.1",
+        http_port=_int("PRESENCE_HTTP_PORT", DEFAULT_HTTP_PORT),
+        ws_port=_int("PRESENCE_WS_PORT", DEFAULT_WS_PORT),
+        sdkappid=_int("PRESENCE_SDKAPPID", DEFAULT_SDKAPPID),
+        secret_key=secret_key or DEV_SECRET_KEY,
+        secret_key_is_default=not secret_key,
+        log_level=os.environ.get("PRESENCE_LOG_LEVEL") or None,
+    )

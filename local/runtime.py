@@ -1,0 +1,244 @@
+"""The whole presence service on this machine, with no AWS account: `python -m local.runtime`.
+
+- moto (server mode, in this process, on a free 127.0.0.1 port) is the AWS endpoint: the
+  template's tables and queues, and the UserSig secret in Secrets Manager;
+- the HTTP API on 127.0.0.1:${PRESENCE_HTTP_PORT:-3000} and the WebSocket API (with its
+  @connections management API) on 127.0.0.1:${PRESENCE_WS_PORT:-3001};
+- pollers for the Status table stream (fan-out) and the timers queue.
+
+Everything is read from template.yaml and runs the real handler code. Prints a line containing
+"ready" once it accepts requests; Ctrl-C or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from local import config as local_config
+from local import template as cfn
+
+LAYER_PATH = cfn.ROOT / "layers" / "presence"
+HANDLER_THREADS = 16
+REAP_INTERVAL_SECONDS = 5.0
+
+_print_lock = threading.Lock()
+
+
+def log(message: str) -> None:
+    with _print_lock:
+        print(f"[local] {message}", flush=True)
+
+
+@dataclass
+class Stack:
+    """What `start` built and `stop` tears down."""
+
+    moto: Any
+    pollers: list[Any]
+    executor: ThreadPoolExecutor
+
+
+def _function_ids(template: cfn.Template) -> list[str]:
+    ids = [route.function for route in cfn.http_routes(template)]
+    ids += [route.function for route in cfn.websocket_routes(template)]
+    ids += [c.function for c in cfn.stream_consumers(template) + cfn.queue_consumers(template)]
+    return list(dict.fromkeys(ids))
+
+
+def _banner(settings: local_config.LocalConfig, http_url: str, ws_url: str) -> None:
+    lines = [
+        f"HTTP API   {http_url}   e.g. POST {http_url}/v1/setSelfStatus",
+        f"WebSocket  {ws_url}/?userSig=<UserSig>&platform=web",
+        f"SDKAppID   {settings.sdkappid}",
+        "UserSig    make -s usersig USER=alice   (or: .venv/bin/python -m local.usersig alice)",
+        "           the admin account is 'administrator': make -s usersig USER=administrator",
+    ]
+    for line in lines:
+        log(line)
+    if settings.secret_key_is_default:
+        log(
+            "WARNING: PRESENCE_SECRET_KEY is not set; UserSigs are signed with the development"
+            f" key {settings.secret_key!r}. For development only: anyone can mint UserSigs"
+            " with it."
+        )
+
+
+async def serve(
+    settings: local_config.LocalConfig, template: cfn.Template, stack: Stack, functions: Any
+) -> None:
+    from aiohttp import web
+
+    from local.gateway import Cors, HttpApi, WebSocketApi
+
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+
+    async def invoke(logical_id: str, event: dict[str, Any]) -> Any:
+        return await loop.run_in_executor(stack.executor, functions.invoke, logical_id, event)
+
+    cors = Cors.from_template(template, {})  # parameters at their defaults, as deployed
+    http_api = HttpApi(cfn.http_routes(template), cors, invoke, log)
+    stage = cfn.resolve(template, {"Ref": "WebSocketStageName"}, {})
+    ws_api = WebSocketApi(cfn.websocket_routes(template), stage, invoke, log)
+
+    runners: list[web.AppRunner] = []
+    try:
+        for app, port in ((http_api.app(), settings.http_port), (ws_api.app(), settings.ws_port)):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, settings.host, port, reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                # (worded so that no line before the ready line contains "ready")
+                reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+                raise SystemExit(
+                    f"cannot listen on {settings.host}:{port}: {reason}"
+                    " (set PRESENCE_HTTP_PORT / PRESENCE_WS_PORT to free ports)"
+                ) from None
+        for poller in stack.pollers:
+            poller.start()
+        http_url = f"http://{settings.host}:{settings.http_port}"
+        ws_url = f"ws://{settings.host}:{settings.ws_port}"
+        _banner(settings, http_url, ws_url)
+        log(f"ready: HTTP {http_url}  WebSocket {ws_url}  (Ctrl-C stops)")
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), REAP_INTERVAL_SECONDS)
+            await ws_api.reap_idle()
+        log("stopping...")
+    finally:
+        # Pollers first, while the fronts still serve the @connections posts of an invocation
+        # in flight; then the sockets and the servers.
+        for poller in stack.pollers:
+            poller.stop()
+        await loop.run_in_executor(None, _join, stack.pollers)
+        await ws_api.shutdown()
+        for runner in reversed(runners):
+            await runner.cleanup()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[Stack, Any]:
+    """moto, the resources, the functions' environment, the functions and the pollers."""
+    from local import aws
+
+    moto = aws.MotoServer()
+    endpoint = moto.start()
+    aws.offline_environment(endpoint)  # before any boto3 client exists
+    resources = aws.create_resources(template, settings.secret_key)
+    ids = _function_ids(template)
+    environment = aws.shared_environment(
+        template, ids, resources.refs(settings.sdkappid, settings.log_level)
+    )
+    # The handlers' @connections client posts to <endpoint>/@connections/<id>: ours.
+    environment["WS_MANAGEMENT_ENDPOINT"] = f"http://{settings.host}:{settings.ws_port}"
+    environment.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
+    # EMF metrics lines are for CloudWatch; keep them out of the console unless asked for.
+    environment.setdefault(
+        "POWERTOOLS_METRICS_DISABLED", os.environ.get("POWERTOOLS_METRICS_DISABLED", "true")
+    )
+    os.environ.update(environment)
+    if str(LAYER_PATH) not in sys.path:
+        sys.path.insert(0, str(LAYER_PATH))  # /opt/python in Lambda
+
+    from local.lambdas import Functions
+    from local.pollers import QueuePoller, StreamPoller
+
+    functions = Functions(template, ids)
+    for logical_id, error in functions.load_errors.items():
+        log(f"WARNING: {logical_id} cannot be loaded; every call to it fails: {error}")
+    _warm_clients()
+    pollers: list[Any] = []
+    for consumer in cfn.stream_consumers(template):
+        failure_queue = resources.queue_urls.get(consumer.on_failure or "")
+        pollers.append(
+            StreamPoller(
+                functions, consumer, resources.table_names[consumer.source], failure_queue, log
+            )
+        )
+    for consumer in cfn.queue_consumers(template):
+        pollers.append(QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log))
+    executor = ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="lambda")
+    log(f"moto (DynamoDB, Streams, SQS, Secrets Manager) at {endpoint}")
+    log(
+        f"{len(resources.table_names)} tables, {len(resources.queue_urls)} queues,"
+        f" {len(ids)} functions from {cfn.TEMPLATE_PATH.name}"
+    )
+    return Stack(moto, pollers, executor), functions
+
+
+def _warm_clients() -> None:
+    """Create the shared package's boto3 clients once, in this thread: boto3's default session
+    is not safe for creating clients from several threads at the same moment."""
+    try:
+        from presence import store
+    except ImportError:
+        return
+    for name in ("dynamodb", "sqs", "sockets", "_secrets"):
+        factory: Callable[[], Any] | None = getattr(store, name, None)
+        if callable(factory):
+            factory()
+    with contextlib.suppress(Exception):
+        store.usersig_secret_key()
+
+
+def _join(pollers: list[Any]) -> None:
+    for poller in pollers:
+        if poller.is_alive():
+            poller.join(timeout=15)
+
+
+def _force_exit(signum: int, frame: Any) -> None:
+    log("forced stop")
+    os._exit(128 + signum)
+
+
+def stop(stack: Stack) -> None:
+    """Stop the pollers (letting a running invocation finish), the workers and moto.
+    Another Ctrl-C meanwhile ends the process at once."""
+    signal.signal(signal.SIGINT, _force_exit)
+    signal.signal(signal.SIGTERM, _force_exit)
+    for poller in stack.pollers:
+        poller.stop()
+    _join(stack.pollers)
+    stack.executor.shutdown(wait=True, cancel_futures=True)
+    stack.moto.stop()
+
+
+def main() -> int:
+    settings = local_config.load()
+    template = cfn.load_template()
+    stack: Stack | None = None
+    try:
+        stack, functions = start(settings, template)
+        asyncio.run(serve(settings, template, stack, functions))
+    except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
+        pass
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            log(f"error: {exc.code}")
+            return 1
+    finally:
+        if stack is not None:
+            stop(stack)
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
