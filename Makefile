@@ -23,7 +23,7 @@ AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 
 TEST_DIRS := $(wildcard tests/unit tests/integration)
 E2E_DIR := $(wildcard tests/e2e)
-LINT_PATHS := $(wildcard layers/presence/presence functions local tests)
+LINT_PATHS := $(wildcard layers/presence/presence functions local tests sdk/python bench)
 
 .PHONY: help $(VENV) $(VENV_SAM) test validate lint build run usersig bench clean distclean
 
