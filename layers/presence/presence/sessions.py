@@ -50,9 +50,9 @@ def on_disconnect(connection_id: str) -> Transition | None:
             "disconnect of an unknown or finished connection", extra={"connectionId": connection_id}
         )
         return None
-    transition = on_gone(user_id, connection_id)
-    store.delete_connection(connection_id)
-    return transition
+    # The Connections item stays: nothing reads it after this but a repeated $disconnect (which
+    # then changes nothing), and its TTL deletes it for free.
+    return on_gone(user_id, connection_id)
 
 
 def on_gone(user_id: str, connection_id: str) -> Transition:

@@ -451,18 +451,21 @@ class Subscription:
 
 
 def list_subscriptions(subscriber_id: str) -> list[Subscription]:
-    """The subscriber's subscriptions, oldest first (Query on the bySeq index, paginated)."""
-    return list(_query_subscriptions(subscriber_id))
+    """The subscriber's subscriptions, oldest first: one Query (paginated), sorted by `seq`.
 
-
-def _query_subscriptions(subscriber_id: str) -> Iterator[Subscription]:
-    for item in _query(
-        TableName=config.subscriptions_table(),
-        IndexName="bySeq",
-        KeyConditionExpression="subscriberID = :s",
-        ExpressionAttributeValues={":s": {"S": subscriber_id}},
-    ):
-        yield Subscription(item["targetID"]["S"], int(item["seq"]["N"]))
+    Every caller needs the whole list (to order it, to apply the quota), and it is at most
+    `subscriptionQuota` small items, so sorting here beats paying for an index on every write.
+    """
+    found = [
+        Subscription(item["targetID"]["S"], int(item["seq"]["N"]))
+        for item in _query(
+            TableName=config.subscriptions_table(),
+            KeyConditionExpression="subscriberID = :s",
+            ExpressionAttributeValues={":s": {"S": subscriber_id}},
+            ProjectionExpression="targetID, seq",
+        )
+    ]
+    return sorted(found, key=lambda sub: (sub.seq, sub.target_id))
 
 
 def _query(**request: Any) -> Iterator[dict[str, Any]]:

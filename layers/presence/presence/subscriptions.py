@@ -1,7 +1,7 @@
 """Subscribing to other users' status (API.md section 4).
 
-A subscriber's subscriptions are ordered by a sequence number (the `bySeq` index), so the list
-comes back oldest first and the quota evicts the oldest ones.
+A subscriber's subscriptions carry a sequence number, so the list comes back oldest first and
+the quota evicts the oldest ones.
 """
 
 from __future__ import annotations
