@@ -497,7 +497,7 @@ def test_websocket_functions_get_only_what_they_need(template: Template) -> None
 
 def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
     status, settings = table_arn("StatusTable"), table_arn("SettingsTable")
-    subs, connections = table_arn("SubscriptionsTable"), table_arn("ConnectionsTable")
+    subs = table_arn("SubscriptionsTable")
     timers = queue_arn("TimersQueue")
     assert grants(template, "StatusFanoutFunction") == {
         ("dynamodb:BatchGetItem", status),
