@@ -6,10 +6,12 @@ source of pushes. A batch is handled in two phases:
 1. Powertools' BatchProcessor parses each record into a `Change` (old and new PresenceState).
    A record that cannot be parsed (poison) is reported in `batchItemFailures`; the rest go on.
 2. `deliver` pushes the parsed changes: only real changes (statusType or customStatus differ),
-   coalesced per user (first old vs last new), and only if the user's current item still holds
-   that value (otherwise a newer record exists and pushes itself, which makes redelivered and
-   out-of-order records harmless). Each recipient connection gets all of the batch's changes it
-   qualifies for once, in as few frames of at most 32 KiB as fit. Records whose frame could not
+   coalesced per user (first old vs last new), and never a stale value: if the user's current
+   item already holds something newer, that newest value is pushed instead (so a redelivered or
+   out-of-order record never tells an old status, and a user who changes faster than the
+   fan-out runs is not starved; the newer record may then push the same value once more).
+   Each recipient connection gets all of the batch's changes it qualifies for once, in as few
+   frames of at most 32 KiB as fit. Records whose frame could not
    be posted are added to `batchItemFailures`, so Lambda retries from there.
 
 Reads grow with the recipients only: one strongly consistent BatchGetItem per 100 changed users,
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,7 +43,7 @@ from presence.settings import Settings
 
 EVENT = "onUserStatusUpdated"
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
-MAX_WORKERS = 32
+MAX_WORKERS = store.SOCKET_POOL_SIZE  # concurrent posts, one pooled connection each
 OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
 
 _FRAME_HEAD = b'{"event":"' + EVENT.encode() + b'","data":['
@@ -174,12 +176,17 @@ def _resolve(
 ) -> tuple[dict[str, _NetChange], dict[str, PresenceState], dict[str, set[str]]]:
     """Which changes to push (still current), everyone's current state, and who watches whom."""
     states = store.get_presences(list(nets), consistent=True)
-    pushes = {u: net for u, net in nets.items() if _shown(states[u]) == _shown(net.new)}
-    if len(pushes) < len(nets):
-        logger.info(
-            "skipped changes that a newer write superseded",
-            extra={"userIDs": sorted(nets.keys() - pushes.keys())},
-        )
+    pushes: dict[str, _NetChange] = {}
+    for user_id, net in nets.items():
+        stored = _shown(states[user_id])
+        if stored == _shown(net.new):
+            pushes[user_id] = net
+        elif stored != _shown(net.old):
+            # A newer write superseded this record: push the newest value instead. Skipping
+            # would starve a user who changes faster than the fan-out runs (each batch would
+            # be superseded again); pushing the record's value could tell something stale.
+            pushes[user_id] = replace(net, new=states[user_id])
+        # else: the change was undone meanwhile; the undoing record carries it
     current = settings.current()
     watchers: dict[str, set[str]] = {}
     if _notifies_others(current):

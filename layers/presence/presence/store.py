@@ -33,6 +33,7 @@ SECRET_MAX_AGE_SECONDS = 300
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 _RETRIES = 6
+SOCKET_POOL_SIZE = 32  # = presence.fanout.MAX_WORKERS
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=2)
 
@@ -53,7 +54,8 @@ def sockets() -> ApiGatewayManagementApiClient:
     return boto3.client(
         "apigatewaymanagementapi",
         endpoint_url=config.ws_management_endpoint(),
-        config=_BOTO_CONFIG,
+        # one pooled connection per fan-out worker, so concurrent posts reuse their TLS sessions
+        config=_BOTO_CONFIG.merge(Config(max_pool_connections=SOCKET_POOL_SIZE)),
     )
 
 
