@@ -33,7 +33,7 @@ help:
 	@echo "make build     sam build (no container)"
 	@echo "make run       the whole service locally (moto; HTTP :3000, WebSocket :3001)"
 	@echo "make usersig USER=alice   a UserSig for the local runtime"
-	@echo "make bench     benchmarks (a few minutes; not tests) -> docs/performance.md"
+	@echo "make bench     benchmarks (about 12 minutes; not tests) -> docs/performance.md"
 	@echo "make clean     remove build output and caches (distclean: also the venvs)"
 
 # --- virtual environments (reinstalled when their requirements change) ---------------------
@@ -84,14 +84,18 @@ usersig: $(VENV)
 		$(if $(EXPIRE),--expire '$(EXPIRE)')
 
 # --- benchmarks (not tests: `make test` never runs them) --------------------------------------
-# Fan-out cost, cold start, cost per operation; results in bench/results, report in
-# docs/performance.md (see bench/README.md).
+# Fan-out cost, cold start, cost per operation (moto, in-process); push latency and throughput,
+# and one change fanned out to SCALE_SUBSCRIBERS connections, through the local runtime. Results
+# in bench/results, report in docs/performance.md (see bench/README.md).
 BENCH_ENV := $(AWS_OFFLINE) PYTHONPATH=layers/presence:.
+SCALE_SUBSCRIBERS ?= 10000
 bench: $(VENV)
 	@start=$$(date +%s); \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.fanout_cost; \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start; \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.op_cost; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.push_latency; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.fanout_scale --subscribers $(SCALE_SUBSCRIBERS); \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.report --elapsed $$(( $$(date +%s) - start ))
 
 clean:
