@@ -69,8 +69,8 @@ ONLINE, OFFLINE, UNLOGINED = StatusType.ONLINE, StatusType.OFFLINE, StatusType.U
 
 class Drops:
     """Server-side closes without logout, as API Gateway does (2-hour limit, idle timeout): the
-    runtime's @connections DELETE on each of a user's connections (found in the Connections
-    table)."""
+    runtime's @connections DELETE on each of a user's live connections (found in their Status
+    item)."""
 
     def __init__(self, runtime: Runtime) -> None:
         found = re.search(r"moto .* at (http://\S+)", runtime.log_text())
@@ -85,13 +85,14 @@ class Drops:
         self.management = runtime.ws_url.replace("ws://", "http://")
 
     def connection_ids(self, user_id: str) -> list[str]:
-        items = self.dynamodb.scan(
-            TableName=f"{NAME_PREFIX}-ConnectionsTable",
-            FilterExpression="userID = :u",
-            ExpressionAttributeValues={":u": {"S": user_id}},
+        """The user's live connections, from their Status item (dropped ones carry droppedAt)."""
+        item = self.dynamodb.get_item(
+            TableName=f"{NAME_PREFIX}-StatusTable",
+            Key={"userID": {"S": user_id}},
             ConsistentRead=True,
-        )["Items"]
-        return [item["connectionId"]["S"] for item in items]
+        ).get("Item", {})
+        connections = item.get("conns", {}).get("M", {})
+        return [cid for cid, conn in connections.items() if "droppedAt" not in conn["M"]]
 
     def drop(self, user_id: str) -> int:
         """Close every socket of `user_id` from the server side; how many there were."""
