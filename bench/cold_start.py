@@ -10,13 +10,13 @@ the DynamoDB client the first request creates. No AWS call is made. The baseline
 packages and environment. Median of --runs fresh processes each, run round-robin so machine noise
 spreads evenly; then `python -X importtime` on the slowest function says which imports dominate.
 
-What the interpreter can import matters: X-Ray's patch_all (Powertools' Tracer) imports every
-library it knows how to patch *if it is installed*. The dev .venv holds test-only packages
-(httpx, aiohttp, moto ...) that the Lambda layer does not, so the main figures run with
-`python -S` and a "layer view": a folder of links to exactly the distributions
-layers/presence/requirements.txt pulls in (same files, same versions as the .venv), like
-/opt/python in Lambda. The whole .venv is measured too, for the slowest function, to show the
-difference.
+What the interpreter can import matters: X-Ray's patch_all (Powertools' `Tracer()` by default)
+imports every library it knows how to patch *if it is installed*, and the dev .venv holds
+test-only packages (httpx, aiohttp, moto ...) that the Lambda layer does not. The service's
+Tracer patches botocore only, but the main figures still run with `python -S` and a "layer
+view": a folder of links to exactly the distributions layers/presence/requirements.txt pulls in
+(same files, same versions as the .venv), like /opt/python in Lambda. The whole .venv is
+measured too, for the slowest function, to show any difference.
 
 Run: PYTHONPATH=layers/presence:. .venv/bin/python -m bench.cold_start [--runs 7]
 """
@@ -396,8 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         "slowest_importtime": dominant,
         "whole_venv": {
             "note": (
-                "the dev .venv as is: X-Ray's patch_all also imports the test-only libraries it "
-                "finds installed (httpx, aiohttp ...); the Lambda layer has none of them"
+                "the dev .venv as is, test-only libraries (httpx, aiohttp ...) included; the "
+                "Lambda layer has none of them (X-Ray's patch_all would import them; the "
+                "service's Tracer patches botocore only)"
             ),
             "function": slowest,
             "same_round_robin": comparison,

@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import admin
+from presence.bodies import FriendPairsBody
 from presence.http import Caller, http_endpoint
-from presence.models import FriendPairsBody
 
 
 @http_endpoint(FriendPairsBody, admin=True)

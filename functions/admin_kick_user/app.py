@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import admin
+from presence.bodies import KickUserBody
 from presence.http import Caller, http_endpoint
-from presence.models import KickUserBody
 
 
 @http_endpoint(KickUserBody, admin=True)

@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import admin
+from presence.bodies import QueryOnlineStatusBody
 from presence.http import Caller, http_endpoint
-from presence.models import QueryOnlineStatusBody
 
 
 @http_endpoint(QueryOnlineStatusBody, admin=True)

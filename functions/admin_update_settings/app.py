@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import admin
+from presence.bodies import AnyObject
 from presence.http import Caller, http_endpoint
-from presence.models import AnyObject
 
 
 @http_endpoint(AnyObject, admin=True)

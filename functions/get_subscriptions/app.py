@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import subscriptions
+from presence.bodies import EmptyBody
 from presence.http import Caller, http_endpoint
-from presence.models import EmptyBody
 
 
 @http_endpoint(EmptyBody)

@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import status
+from presence.bodies import UserIDListBody
 from presence.http import Caller, http_endpoint
-from presence.models import UserIDListBody
 
 
 @http_endpoint(UserIDListBody)

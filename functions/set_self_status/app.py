@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import status
+from presence.bodies import SetSelfStatusBody
 from presence.http import Caller, http_endpoint
-from presence.models import SetSelfStatusBody
 
 
 @http_endpoint(SetSelfStatusBody)

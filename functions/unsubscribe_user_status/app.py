@@ -3,8 +3,8 @@
 from typing import Any
 
 from presence import subscriptions
+from presence.bodies import UnsubscribeBody
 from presence.http import Caller, http_endpoint
-from presence.models import UnsubscribeBody
 
 
 @http_endpoint(UnsubscribeBody)

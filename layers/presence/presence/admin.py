@@ -5,13 +5,16 @@ The admin account (setting `adminUserID`) is checked by presence.http before any
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from presence import clock, lifecycle, sessions, settings, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
-from presence.models import FriendPair, dedupe
+from presence.models import dedupe
 from presence.status import check_list_length, shown_status, split_user_ids
+
+if TYPE_CHECKING:
+    from presence.bodies import FriendPair
 
 MAX_FRIEND_PAIRS = 500
 MAX_QUERY_USER_IDS = 500

@@ -25,7 +25,7 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -51,8 +51,7 @@ _FRAME_TAIL = b"]}"
 _EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """One stream record: user `user_id` went from `old` to `new`."""
 
     user_id: str
@@ -71,14 +70,16 @@ class _NetChange:
     records: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Frame:
+class _Frame(NamedTuple):
+    """One frame to post and the changed users it tells about."""
+
     data: bytes
     user_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Outcome:
+class _Outcome(NamedTuple):
+    """What posting one connection's frames came to."""
+
     sent: int
     failed_frames: int
     failed_user_ids: tuple[str, ...]

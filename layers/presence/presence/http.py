@@ -8,14 +8,13 @@ logged and answered with 7012, never with a stack trace.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ValidationError
 
 from presence import auth, config, settings, store
@@ -26,8 +25,7 @@ from presence.validation import describe_validation_error
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """Who is calling: always the UserSig's identifier, never anything the client claims."""
 
     user_id: str
@@ -41,8 +39,8 @@ def http_endpoint[B: BaseModel](
     def decorate(operation: Callable[[Caller, B], dict[str, Any]]) -> LambdaHandler:
         @wraps(operation)
         def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            request = APIGatewayProxyEventV2(event)
             try:
+                request = Request(event)
                 caller = authenticate(request)
                 logger.append_keys(userID=caller.user_id)
                 if admin:
@@ -69,7 +67,33 @@ def http_endpoint[B: BaseModel](
     return decorate
 
 
-def authenticate(request: APIGatewayProxyEventV2) -> Caller:
+class Request:
+    """What a handler reads of an API Gateway HTTP API (payload 2.0) event.
+
+    Powertools' APIGatewayProxyEventV2 would do, but importing it imports every event class of
+    its data_classes package (~40 modules, about 10 ms of each HTTP function's cold start) for two
+    properties. These behave as its `headers` and `decoded_body` do.
+    """
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self._event = event
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers by lower-cased name (header names are case-insensitive)."""
+        headers = dict(self._event.get("headers") or {})
+        return {name.lower(): value for name, value in headers.items()}
+
+    @property
+    def decoded_body(self) -> str | None:
+        """The body, decoded from base64 when API Gateway encoded it."""
+        body: str | None = self._event.get("body")
+        if self._event.get("isBase64Encoded") and body:
+            return base64.b64decode(body.encode()).decode()
+        return body
+
+
+def authenticate(request: Request) -> Caller:
     header = request.headers.get("authorization") or ""
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -90,7 +114,7 @@ def require_admin(caller: Caller) -> None:
         raise PresenceError(Code.NOT_ADMIN, "only the admin account may call this route")
 
 
-def parse_body[B: BaseModel](request: APIGatewayProxyEventV2, model: type[B]) -> B:
+def parse_body[B: BaseModel](request: Request, model: type[B]) -> B:
     try:
         raw = request.decoded_body
     except (ValueError, UnicodeDecodeError):

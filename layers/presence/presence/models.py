@@ -1,12 +1,12 @@
-"""Wire shapes: the status object (API.md section 3) and the request bodies (section 4)."""
+"""Wire shapes: the status object (API.md section 3) and the failure entries of the routes' lists.
+
+The request bodies are in presence.bodies: only HTTP functions need them (and pydantic for them).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
+from typing import Any, NamedTuple
 
 
 class StatusType(IntEnum):
@@ -18,8 +18,9 @@ class StatusType(IntEnum):
     UNLOGINED = 3
 
 
-@dataclass(frozen=True)
-class UserStatus:
+class UserStatus(NamedTuple):
+    """A user's status as a client sees it."""
+
     user_id: str
     status_type: StatusType = StatusType.UNLOGINED
     custom_status: str = ""
@@ -37,51 +38,6 @@ def failure(user_id: str, code: int, message: str) -> dict[str, Any]:
     return {"userID": user_id, "code": code, "message": message}
 
 
-class RequestBody(BaseModel):
-    """Request bodies ignore unknown fields (clients may send more) but check types strictly."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-
-class SetSelfStatusBody(RequestBody):
-    customStatus: StrictStr
-
-
-class UserIDListBody(RequestBody):
-    # Entries are checked one by one later: an invalid userID is a per-entry failure (7003),
-    # but an entry that is not a string at all is a malformed request (6017).
-    userIDList: list[StrictStr] = Field(min_length=1)
-
-
-class UnsubscribeBody(RequestBody):
-    userIDList: list[StrictStr] | None = None
-
-
-class EmptyBody(RequestBody):
-    pass
-
-
-class AnyObject(RootModel[dict[str, Any]]):
-    """A body whose fields the operation checks itself (a partial settings object)."""
-
-
 def dedupe(values: list[str]) -> list[str]:
     """The list without repeats, first occurrences kept in order."""
     return list(dict.fromkeys(values))
-
-
-class FriendPair(RequestBody):
-    userID: StrictStr
-    friendID: StrictStr
-
-
-class FriendPairsBody(RequestBody):
-    pairs: list[FriendPair] = Field(min_length=1)
-
-
-class QueryOnlineStatusBody(UserIDListBody):
-    includeDevices: StrictBool = False
-
-
-class KickUserBody(RequestBody):
-    userID: StrictStr

@@ -6,4 +6,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+# Only botocore: every call the service makes to AWS goes through it, and it is the only library
+# of the layer X-Ray can patch that the service uses. Patching everything (the default) also
+# imports each other supported library that happens to be installed (sqlite3 in the runtime) and
+# probes for the rest, in every cold start.
+tracer = Tracer(patch_modules=("botocore",))

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -94,8 +93,9 @@ def usersig_secret_key() -> str:
 # --- settings -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoredSettings:
+class StoredSettings(NamedTuple):
+    """The settings item: the overrides an admin made, and the item's write counter."""
+
     overrides: dict[str, Any]
     version: int
 
@@ -446,8 +446,9 @@ def take_rate_limit_slot(key: str, limit: int, expires_at: int) -> bool:
 # --- subscriptions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Subscription:
+class Subscription(NamedTuple):
+    """One subscription of a subscriber: to whom, and its sequence number."""
+
     target_id: str
     seq: int
 

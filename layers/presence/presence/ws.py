@@ -3,6 +3,10 @@
 A handler gets the API Gateway WebSocket event and returns the route's answer. For `$connect`
 a non-2xx answer refuses the handshake (no socket opens); for two-way routes (ping, $default)
 the answer's body is the frame the client receives.
+
+Only `$connect` verifies a UserSig and reads the secret, so what that needs (presence.store and
+with it boto3, presence.lifecycle and with it pydantic) is imported when it runs: ping and
+$default then start without either.
 """
 
 from __future__ import annotations
@@ -14,9 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from presence import auth, config, store
 from presence.errors import Code, PresenceError
-from presence.lifecycle import PLATFORMS
 from presence.observability import logger, metrics, tracer
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -63,6 +65,10 @@ def authenticate_connect(event: dict[str, Any]) -> tuple[str, str]:
 
     Browsers cannot set headers on a WebSocket, so the UserSig comes as `?userSig=`.
     """
+    # imported here, not above: only $connect needs them (see the module's docstring)
+    from presence import auth, config, store
+    from presence.lifecycle import PLATFORMS
+
     query = event.get("queryStringParameters") or {}
     user_id = auth.verify_user_sig(
         query.get("userSig"),
