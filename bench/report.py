@@ -171,7 +171,8 @@ between functions are noise.
 Every handler costs **{min(ratios):.2f} to {max(ratios):.2f} x** the baseline by medians,
 **{min(steady):.2f} to {max(steady):.2f} x** by fastest samples: they all import boto3
 (through `presence.store`), pydantic, Powertools (Logger, Metrics, Tracer with X-Ray's patches)
-and the `presence` package, so they differ by little more than noise. The DynamoDB client itself
+and the `presence` package (ping and $default need neither boto3 nor pydantic), so they differ
+by little more than noise. The DynamoDB client itself
 is made on the first request (lazily), the last column.
 
 Dominant imports of the slowest, `{dom["function"]}` (`-X importtime` self time summed by
@@ -189,19 +190,22 @@ pydantic (settings are validated on every load; HTTP bodies are validated models
 Logger, Metrics and Tracer with the X-Ray SDK, and the `presence` package itself. Already
 removed: Powertools' `data_classes` import (each HTTP handler reads its two fields itself),
 X-Ray patching every installed library (only botocore is patched), request-body models in
-functions that take no body, and frozen dataclasses compiled at import. Going further means
-dropping the Tracer (Lambda's own active tracing would remain) or pydantic from the read path of
-settings, which this project keeps for now.
+functions that take no body, and frozen dataclasses compiled at import; ping and $default no
+longer import boto3 or pydantic at all. Measured but not made: pinning `wrapt<2` for the X-Ray
+SDK (its 2.x imports asyncio; about -0.065 for HTTP and WebSocket handlers), a hand-written
+partial-batch loop instead of Powertools' batch processor in the fan-out and timers (about
+-0.08), and one body model per HTTP function (about -0.015). The libraries alone (boto3,
+Powertools Logger/Metrics/Tracer, pydantic and its first model) already come to about 1.13 x.
 
-**Test tools inflate a dev-venv measurement.** Run in the whole dev `.venv`, the same function
+**The whole dev `.venv` for comparison.** Run there, the same function
 took {venv["whole_venv"]["function_ms"]:.0f} ms against a baseline of
 {venv["whole_venv"]["baseline_ms"]:.0f} ms (x {venv["whole_venv"]["ratio"]:.2f}, fastest samples
 x {venv["whole_venv"]["ratio_of_minima"]:.2f}; the layer view in the same round-robin:
 x {venv["layer_view"]["ratio"]:.2f}, fastest x {venv["layer_view"]["ratio_of_minima"]:.2f}).
-Top packages there: {venv_top}. X-Ray's `patch_all` (Powertools' `Tracer()`) imports every
-library it can patch that is installed, and the `.venv` has httpx (which pulls in rich and
-pygments) and aiohttp for the end-to-end tests. The Lambda layer does not, so the layer-view
-figures above are the ones that apply.
+Top packages there: {venv_top}. With the default `Tracer()`, X-Ray's `patch_all` imported every
+patchable library installed (the `.venv` has httpx and aiohttp for the tests), which made the
+dev venv look much slower; the Tracer now patches botocore only, so both views agree and the
+layer view above is the one that applies in Lambda.
 """
 
 
