@@ -97,7 +97,8 @@ class _Poller(threading.Thread):
                 self._sleep(1.0)
 
     def poll_once(self) -> None:
-        raise NotImplementedError
+        """One round of reading the source and invoking the consumer; each poller defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define poll_once")
 
 
 class StreamPoller(_Poller):

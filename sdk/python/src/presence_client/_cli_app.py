@@ -487,6 +487,7 @@ def watch(
         loop = asyncio.get_running_loop()
         if task is not None:
             for signum in (signal.SIGINT, signal.SIGTERM):
+                # no add_signal_handler on Windows event loops, nor off the main thread
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(signum, task.cancel)
         return await _watch(config, list(users or []), platform, heartbeat)
