@@ -1,4 +1,5 @@
-"""moto in server mode as the local AWS: the template's tables, queues and the UserSig secret.
+"""moto in server mode as the local AWS: the template's tables, queues, the timers' schedule
+group and the UserSig secret.
 
 `offline_environment` must run before any boto3 client exists: it points every client at the
 moto server (AWS_ENDPOINT_URL) with dummy credentials, so nothing can reach a real account.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -19,6 +22,8 @@ from local.lambdas import ACCOUNT_ID, REGION
 NAME_PREFIX = "presence"
 SECRET_NAME = "presence-usersig-key"
 WS_API_ID = "local"
+SCHEDULE_GROUP = "presence-timers"
+SCHEDULER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/presence-TimersSchedulerRole"
 
 # Variables that could steer boto3 to a real account or another endpoint.
 _UNSET = (
@@ -53,6 +58,16 @@ def offline_environment(endpoint: str) -> None:
     )
 
 
+def _one_at_a_time(app: Any) -> Any:
+    lock = threading.Lock()
+
+    def serialised(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialised
+
+
 class MotoServer:
     """moto's ThreadedMotoServer on a free 127.0.0.1 port, quiet."""
 
@@ -63,6 +78,12 @@ class MotoServer:
 
     def start(self) -> str:
         self._server.start()
+        # One request at a time: DynamoDB applies each request atomically, moto's conditional
+        # writes are not atomic under threads. Invocations still run concurrently; only their
+        # AWS calls queue here, as they would at the item on AWS.
+        server = self._server._server
+        assert server is not None
+        server.app = _one_at_a_time(server.app)
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         return self.endpoint
@@ -80,6 +101,9 @@ class Resources:
     queue_arns: dict[str, str]
     secret_arn: str
 
+    def queue_urls_by_arn(self) -> dict[str, str]:
+        return {self.queue_arns[logical_id]: url for logical_id, url in self.queue_urls.items()}
+
     def refs(self, sdkappid: int, log_level: str | None) -> dict[str, str]:
         """Values for `cfn.function_environment`: what `!Ref` / `!GetAtt` give in the stack."""
         refs = {
@@ -89,6 +113,8 @@ class Resources:
             "UserSigSecret": self.secret_arn,
             "SdkAppId": str(sdkappid),
             "WebSocketApi": WS_API_ID,
+            "TimersScheduleGroup": SCHEDULE_GROUP,
+            "TimersSchedulerRole.Arn": SCHEDULER_ROLE_ARN,
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
         }
@@ -115,6 +141,7 @@ def create_resources(template: cfn.Template, secret_key: str) -> Resources:
         ]["QueueArn"]
         for logical_id, url in queue_urls.items()
     }
+    boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
     secret = boto3.client("secretsmanager").create_secret(
         Name=SECRET_NAME,
         Description="UserSig secret key (local runtime)",

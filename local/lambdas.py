@@ -1,19 +1,30 @@
 """The template's functions as local callables: loaded from their CodeUri, invoked like Lambda.
 
-Each function's handler module (`functions/<dir>/app.py`) is imported by path, as the integration
-tests do, and called with a Lambda-like context object. Invocations run one at a time: in Lambda
-each invocation has a process of its own, while here every function shares one process and the
-module-level state of Powertools' logger and metrics, which is not built for concurrent threads.
+Lambda runs each invocation in an execution environment of its own (a process that handles one
+invocation at a time), many of them at once. So does this: a pool of worker processes
+(`PRESENCE_WORKERS`, default 4), each of which imports every handler module (`functions/<dir>/
+app.py`, by path, as the integration tests do) and runs one invocation at a time with a
+Lambda-like context object. Invocations run concurrently, so the races AWS would show show here
+too; the moto server they all call handles one request at a time (local.aws), which makes each
+DynamoDB call atomic, as DynamoDB's own are.
+
+Workers are spawned (not forked) after the runtime has set the functions' environment, which
+they inherit; an invocation's event and result cross the process boundary as pickles (plain
+JSON-like values).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import threading
+import multiprocessing
+import os
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +36,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
+DEFAULT_WORKERS = 4
 
 
 @dataclass
@@ -47,12 +59,13 @@ class LambdaContext:
 
 
 @dataclass(frozen=True)
-class Function:
-    """One AWS::Serverless::Function, ready to invoke."""
+class FunctionSpec:
+    """One AWS::Serverless::Function: where its handler is and how Lambda would size it."""
 
     logical_id: str
     code_dir: Path
-    handler: Handler
+    module_name: str
+    attribute: str
     memory_mb: int
     timeout_seconds: int
 
@@ -68,12 +81,39 @@ class Function:
 
 
 class FunctionError(Exception):
-    """The handler raised: Lambda reports an Unhandled function error."""
+    """The handler raised (or timed out): Lambda reports a function error."""
 
-    def __init__(self, logical_id: str, exc: BaseException) -> None:
-        super().__init__(f"{logical_id} failed: {exc!r}")
+    def __init__(self, logical_id: str, message: str, trace: str = "") -> None:
+        super().__init__(logical_id, message, trace)
         self.logical_id = logical_id
-        self.trace = "".join(traceback.format_exception(exc))
+        self.trace = trace or message
+
+    @classmethod
+    def of(cls, logical_id: str, exc: BaseException) -> FunctionError:
+        return cls(
+            logical_id, f"{logical_id} failed: {exc!r}", "".join(traceback.format_exception(exc))
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[1])
+
+
+def specs(template: cfn.Template, logical_ids: Iterable[str]) -> dict[str, FunctionSpec]:
+    globals_ = template.get("Globals", {}).get("Function", {})
+    found: dict[str, FunctionSpec] = {}
+    for logical_id in dict.fromkeys(logical_ids):
+        props = template["Resources"][logical_id].get("Properties", {})
+        handler_path = str(props.get("Handler", globals_.get("Handler")))
+        module_name, _, attribute = handler_path.rpartition(".")
+        found[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            code_dir=Path(str(props.get("CodeUri", globals_.get("CodeUri")))),
+            module_name=module_name,
+            attribute=attribute,
+            memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+            timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        )
+    return found
 
 
 def _load_module(code_dir: Path, module_name: str) -> ModuleType:
@@ -86,49 +126,95 @@ def _load_module(code_dir: Path, module_name: str) -> ModuleType:
     return module
 
 
-def _failing_handler(error: Exception) -> Handler:
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        raise ImportError(f"Runtime.ImportModuleError: {error!r}")
+# --- inside a worker process (one Lambda execution environment) -------------------------------
 
-    return handler
+_handlers: dict[str, Handler] = {}
+_specs: dict[str, FunctionSpec] = {}
+_load_errors: dict[str, str] = {}
+
+
+def _worker_init(function_specs: dict[str, FunctionSpec]) -> None:
+    """Import every handler once (the cold start), as a deployed function would at init."""
+    _specs.update(function_specs)
+    for logical_id, spec in function_specs.items():
+        try:
+            module = _load_module(spec.code_dir, spec.module_name)
+            _handlers[logical_id] = getattr(module, spec.attribute)
+        except Exception as exc:
+            # Lambda deploys it anyway and every invocation fails (Runtime.ImportModuleError)
+            _load_errors[logical_id] = f"{spec.code_dir}/{spec.module_name}.py: {exc!r}"
+    _warm_clients()
+
+
+def _warm_clients() -> None:
+    """Create the shared package's boto3 clients and read the secret once, before the first
+    invocation (a warm Lambda environment has them from its first invocation on)."""
+    try:
+        from presence import store
+    except ImportError:
+        return
+    for name in ("dynamodb", "sqs", "scheduler", "sockets", "_secrets"):
+        factory: Callable[[], Any] | None = getattr(store, name, None)
+        if callable(factory):
+            factory()
+    with contextlib.suppress(Exception):
+        store.usersig_secret_key()
+
+
+def _worker_ready(pause: float) -> dict[str, str]:
+    time.sleep(pause)  # keeps this worker busy so that the pool starts the next one
+    return dict(_load_errors)
+
+
+def _worker_invoke(logical_id: str, event: dict[str, Any]) -> Any:
+    handler = _handlers.get(logical_id)
+    try:
+        if handler is None:
+            raise ImportError(f"Runtime.ImportModuleError: {_load_errors.get(logical_id)}")
+        return handler(event, _specs[logical_id].context())
+    except Exception as exc:
+        raise FunctionError.of(logical_id, exc) from None
+
+
+# --- the parent ---------------------------------------------------------------------------------
 
 
 class Functions:
-    """Every function of the template that some route or event source uses, loaded once."""
+    """Every function of the template that some route or event source uses, run by a pool of
+    worker processes: concurrent invocations, one at a time per worker, like Lambda's."""
 
-    def __init__(self, template: cfn.Template, logical_ids: Iterable[str]) -> None:
-        globals_ = template.get("Globals", {}).get("Function", {})
-        self._functions: dict[str, Function] = {}
+    def __init__(
+        self, template: cfn.Template, logical_ids: Iterable[str], workers: int | None = None
+    ) -> None:
+        self._specs = specs(template, logical_ids)
+        self.workers = workers or int(os.environ.get("PRESENCE_WORKERS") or DEFAULT_WORKERS)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(self._specs,),
+        )
         self.load_errors: dict[str, str] = {}
-        self._lock = threading.Lock()
-        for logical_id in dict.fromkeys(logical_ids):
-            props = template["Resources"][logical_id].get("Properties", {})
-            code_dir = Path(str(props.get("CodeUri", globals_.get("CodeUri"))))
-            handler_path = str(props.get("Handler", globals_.get("Handler")))
-            module_name, _, attribute = handler_path.rpartition(".")
-            try:
-                module = _load_module(code_dir, module_name)
-                handler = getattr(module, attribute)
-            except Exception as exc:
-                # Lambda deploys it anyway and every invocation fails (Runtime.ImportModuleError)
-                self.load_errors[logical_id] = f"{code_dir}/{module_name}.py: {exc!r}"
-                handler = _failing_handler(exc)
-            self._functions[logical_id] = Function(
-                logical_id=logical_id,
-                code_dir=code_dir,
-                handler=handler,
-                memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
-                timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
-            )
+
+    def start(self) -> None:
+        """Start every worker and wait until each has imported the handlers."""
+        futures = [self._pool.submit(_worker_ready, 0.5) for _ in range(self.workers)]
+        for future in futures:
+            self.load_errors.update(future.result())
 
     def __contains__(self, logical_id: str) -> bool:
-        return logical_id in self._functions
+        return logical_id in self._specs
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
-        """Call the handler (blocking; run it in a worker thread). Raises FunctionError."""
-        function = self._functions[logical_id]
-        with self._lock:
-            try:
-                return function.handler(event, function.context())
-            except Exception as exc:
-                raise FunctionError(logical_id, exc) from exc
+        """Run one invocation in a free worker (blocking; call it from a thread). Raises
+        FunctionError when the handler raised or ran past the function's timeout."""
+        spec = self._specs[logical_id]
+        future = self._pool.submit(_worker_invoke, logical_id, event)
+        try:
+            # (queueing for a free worker counts too: Lambda would have started another)
+            return future.result(timeout=spec.timeout_seconds + 30)
+        except FutureTimeout:
+            raise FunctionError(logical_id, f"{logical_id}: Task timed out") from None
+
+    def stop(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

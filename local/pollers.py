@@ -1,4 +1,5 @@
-"""Lambda's event source mappings, locally: the Status table stream and the timers queue.
+"""Lambda's event source mappings, locally: the Status table stream and the timers queue; and
+EventBridge Scheduler's one-time schedules.
 
 moto runs no event source mappings (creating one makes it try Docker and clear the stream), so
 these threads poll like Lambda does and invoke the consumer functions with the same event shapes:
@@ -71,13 +72,10 @@ def _batch_failures(result: Any, identifiers: list[str]) -> set[str] | None:
 
 
 class _Poller(threading.Thread):
-    def __init__(self, name: str, functions: Invoker, consumer: cfn.Consumer, log: Log) -> None:
+    def __init__(self, name: str, log: Log) -> None:
         super().__init__(name=name, daemon=True)
-        self._functions = functions
-        self._consumer = consumer
         self._log = log
         self._stop_event = threading.Event()
-        self._reports_failures = "ReportBatchItemFailures" in consumer.function_response_types
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -101,7 +99,17 @@ class _Poller(threading.Thread):
         raise NotImplementedError(f"{type(self).__name__} must define poll_once")
 
 
-class StreamPoller(_Poller):
+class _ConsumerPoller(_Poller):
+    """A poller that feeds a function (an event source mapping)."""
+
+    def __init__(self, name: str, functions: Invoker, consumer: cfn.Consumer, log: Log) -> None:
+        super().__init__(name, log)
+        self._functions = functions
+        self._consumer = consumer
+        self._reports_failures = "ReportBatchItemFailures" in consumer.function_response_types
+
+
+class StreamPoller(_ConsumerPoller):
     """A DynamoDB stream event source (one shard in moto) with Lambda's retry semantics:
     a partial failure is retried from the lowest failed sequence number; after
     MaximumRetryAttempts the failing records go to the on-failure destination (SQS)."""
@@ -307,7 +315,7 @@ class StreamPoller(_Poller):
         self._sqs.send_message(QueueUrl=self._failure_queue_url, MessageBody=json.dumps(message))
 
 
-class QueuePoller(_Poller):
+class QueuePoller(_ConsumerPoller):
     """An SQS event source: receive up to BatchSize, invoke, delete what did not fail.
 
     Short polls every 100 ms rather than long polls: moto's long poll does not wake up when a
@@ -375,3 +383,40 @@ class QueuePoller(_Poller):
             "eventSourceARN": self.queue_arn,
             "awsRegion": REGION,
         }
+
+
+class SchedulePoller(_Poller):
+    """EventBridge Scheduler's one-time schedules, locally: moto stores the schedules the
+    functions create but never fires them. This sends each `at(...)` schedule's Input to its
+    SQS target once it is due and deletes it (ActionAfterCompletion DELETE), as Scheduler does.
+
+    It lists the group's schedules on every poll, which only a local stand-in may do (the
+    deployed service never lists them)."""
+
+    def __init__(self, group: str, queue_urls_by_arn: dict[str, str], log: Log) -> None:
+        super().__init__("scheduler", log)
+        self._group = group
+        self._queues = queue_urls_by_arn
+        self._scheduler = boto3.client("scheduler")
+        self._sqs: SQSClient = boto3.client("sqs")
+        self.fired = 0
+
+    def poll_once(self) -> None:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        pages = self._scheduler.get_paginator("list_schedules").paginate(GroupName=self._group)
+        for page in pages:
+            for summary in page.get("Schedules", []):
+                schedule = self._scheduler.get_schedule(GroupName=self._group, Name=summary["Name"])
+                expression = schedule.get("ScheduleExpression", "")
+                if (
+                    not expression.startswith("at(")
+                    or datetime.fromisoformat(expression[3:-1]) > now
+                ):
+                    continue
+                target = schedule["Target"]
+                self._sqs.send_message(
+                    QueueUrl=self._queues[target["Arn"]], MessageBody=target.get("Input", "")
+                )
+                self._scheduler.delete_schedule(GroupName=self._group, Name=summary["Name"])
+                self.fired += 1
+        self._sleep(QUEUE_POLL_SECONDS * 5)

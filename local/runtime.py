@@ -4,7 +4,10 @@
   template's tables and queues, and the UserSig secret in Secrets Manager;
 - the HTTP API on 127.0.0.1:${PRESENCE_HTTP_PORT:-3000} and the WebSocket API (with its
   @connections management API) on 127.0.0.1:${PRESENCE_WS_PORT:-3001};
-- pollers for the Status table stream (fan-out) and the timers queue.
+- pollers for the Status table stream (fan-out) and the timers queue, and a stand-in for
+  EventBridge Scheduler (one-time schedules send their message to the timers queue when due);
+- a pool of worker processes that run the invocations, several at once, one at a time each,
+  as Lambda's execution environments do (local.lambdas).
 
 Everything is read from template.yaml and runs the real handler code. Prints a line containing
 "ready" once it accepts requests; Ctrl-C or SIGTERM stops it.
@@ -19,7 +22,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +48,7 @@ class Stack:
     moto: Any
     pollers: list[Any]
     executor: ThreadPoolExecutor
+    functions: Any
 
 
 def _function_ids(template: cfn.Template) -> list[str]:
@@ -157,12 +160,12 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
         sys.path.insert(0, str(LAYER_PATH))  # /opt/python in Lambda
 
     from local.lambdas import Functions
-    from local.pollers import QueuePoller, StreamPoller
+    from local.pollers import QueuePoller, SchedulePoller, StreamPoller
 
     functions = Functions(template, ids)
+    functions.start()
     for logical_id, error in functions.load_errors.items():
         log(f"WARNING: {logical_id} cannot be loaded; every call to it fails: {error}")
-    _warm_clients()
     pollers: list[Any] = []
     for consumer in cfn.stream_consumers(template):
         failure_queue = resources.queue_urls.get(consumer.on_failure or "")
@@ -173,28 +176,15 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
         )
     for consumer in cfn.queue_consumers(template):
         pollers.append(QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log))
+    pollers.append(SchedulePoller(aws.SCHEDULE_GROUP, resources.queue_urls_by_arn(), log))
     executor = ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="lambda")
-    log(f"moto (DynamoDB, Streams, SQS, Secrets Manager) at {endpoint}")
+    log(f"moto (DynamoDB, Streams, SQS, Scheduler, Secrets Manager) at {endpoint}")
     log(
         f"{len(resources.table_names)} tables, {len(resources.queue_urls)} queues,"
-        f" {len(ids)} functions from {cfn.TEMPLATE_PATH.name}"
+        f" {len(ids)} functions from {cfn.TEMPLATE_PATH.name},"
+        f" {functions.workers} worker processes (PRESENCE_WORKERS)"
     )
-    return Stack(moto, pollers, executor), functions
-
-
-def _warm_clients() -> None:
-    """Create the shared package's boto3 clients once, in this thread: boto3's default session
-    is not safe for creating clients from several threads at the same moment."""
-    try:
-        from presence import store
-    except ImportError:
-        return
-    for name in ("dynamodb", "sqs", "sockets", "_secrets"):
-        factory: Callable[[], Any] | None = getattr(store, name, None)
-        if callable(factory):
-            factory()
-    with contextlib.suppress(Exception):
-        store.usersig_secret_key()
+    return Stack(moto, pollers, executor, functions), functions
 
 
 def _join(pollers: list[Any]) -> None:
@@ -217,6 +207,7 @@ def stop(stack: Stack) -> None:
         poller.stop()
     _join(stack.pollers)
     stack.executor.shutdown(wait=True, cancel_futures=True)
+    stack.functions.stop()
     stack.moto.stop()
 
 

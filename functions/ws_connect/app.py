@@ -7,6 +7,8 @@ from presence import sessions, ws
 
 @ws.ws_route
 def lambda_handler(event: dict[str, Any]) -> dict[str, Any]:
-    user_id, platform = ws.authenticate_connect(event)
-    sessions.on_connect(user_id, ws.connection_id(event), platform)
+    request = ws.authenticate_connect(event)
+    sessions.on_connect(
+        request.user_id, ws.connection_id(event), request.platform, request.sig_expires_at
+    )
     return ws.answer(200)

@@ -35,6 +35,7 @@ SECRET_KEY = "e2e-test-secret-key-0123456789abcdef"
 ADMIN = "administrator"
 READY_TIMEOUT_SECONDS = 90
 GRACE_SECONDS = 1  # reconnectGraceSeconds for the whole session
+SETTINGS_MAX_AGE_SECONDS = 0.5  # how stale each worker's settings may be (3 s when deployed)
 
 UNKNOWN, ONLINE, OFFLINE, UNLOGINED = 0, 1, 2, 3
 EVENT = "onUserStatusUpdated"
@@ -74,6 +75,7 @@ def start_runtime(log_path: Path, **extra_env: str) -> Runtime:
         "PRESENCE_WS_PORT": str(ws_port),
         "PRESENCE_SECRET_KEY": SECRET_KEY,
         "PRESENCE_SDKAPPID": str(SDKAPPID),
+        "SETTINGS_MAX_AGE_SECONDS": str(SETTINGS_MAX_AGE_SECONDS),
         "PYTHONUNBUFFERED": "1",
         **extra_env,
     }
@@ -230,7 +232,11 @@ class Http:
         return self.call("/v1/admin/getSettings", {}, user=ADMIN).data
 
     def update_settings(self, patch: dict[str, Any]) -> dict[str, Any]:
-        return self.call("/v1/admin/updateSettings", patch, user=ADMIN).data
+        """Update, then wait until every worker's cached copy has aged out (as on AWS, an
+        update reaches the other function instances within their cache's max age)."""
+        data = self.call("/v1/admin/updateSettings", patch, user=ADMIN).data
+        time.sleep(SETTINGS_MAX_AGE_SECONDS + 0.1)
+        return data
 
 
 @pytest.fixture(scope="session")

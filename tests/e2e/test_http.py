@@ -103,7 +103,14 @@ def test_a_cors_preflight_is_answered_from_the_templates_configuration(http: Htt
 def test_set_self_status(http: Http, uid: Callable[[str], str]) -> None:
     alice = uid("alice")
     reply = http.set_self_status(alice, "in a meeting")
-    assert reply.data == {"userID": alice, "statusType": UNLOGINED, "customStatus": "in a meeting"}
+    assert reply.data["version"] > 0
+    assert reply.data == {
+        "userID": alice,
+        "statusType": UNLOGINED,
+        "customStatus": "in a meeting",
+        "lastActiveTime": 0,
+        "version": reply.data["version"],
+    }
     assert http.status_of(alice) == (UNLOGINED, "in a meeting")
     bad = http.set_self_status(alice, 42)
     assert (bad.status, bad.code) == (400, 6017)
@@ -113,7 +120,15 @@ def test_set_self_status(http: Http, uid: Callable[[str], str]) -> None:
 def test_get_user_status(http: Http, uid: Callable[[str], str]) -> None:
     alice, bob = uid("alice"), uid("bob")
     data = http.get_user_status(alice, [bob, "", bob]).data
-    assert data["successUserList"] == [{"userID": bob, "statusType": UNLOGINED, "customStatus": ""}]
+    assert data["successUserList"] == [
+        {
+            "userID": bob,
+            "statusType": UNLOGINED,
+            "customStatus": "",
+            "lastActiveTime": 0,
+            "version": 0,
+        }
+    ]
     assert [(f["userID"], f["code"]) for f in data["failureUserList"]] == [("", 7003)]
     bad = http.get_user_status(alice, [])
     assert (bad.status, bad.code) == (400, 6017)

@@ -187,7 +187,7 @@ def test_a_function_error_retries_the_batch_halved(aws: dict[str, str]) -> None:
 
     def fail_once(event: dict[str, Any]) -> Any:
         function.respond = lambda event: None
-        raise FunctionError("StatusFanoutFunction", RuntimeError("boom"))
+        raise FunctionError.of("StatusFanoutFunction", RuntimeError("boom"))
 
     function.respond = fail_once
     poller.poll_once()

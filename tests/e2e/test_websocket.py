@@ -109,7 +109,10 @@ def test_set_self_status_is_pushed_to_all_of_the_users_devices(
             "userID": alice,
             "statusType": ONLINE,
             "customStatus": "listening to music",
+            "lastActiveTime": 0,  # ONLINE
+            "version": pushed["version"],
         }
+        assert pushed["version"] >= 3  # two connects and the custom status
 
 
 def test_a_change_is_pushed_to_a_subscriber(sockets: Sockets, http: Http, uid: Uid) -> None:
@@ -117,13 +120,16 @@ def test_a_change_is_pushed_to_a_subscriber(sockets: Sockets, http: Http, uid: U
     watcher = sockets.open(bob)
     http.subscribe(bob, [alice]).ok()
     sockets.open(alice)
-    assert watcher.wait_status(alice, ONLINE) == {
+    online = watcher.wait_status(alice, ONLINE)
+    assert online == {
         "userID": alice,
         "statusType": ONLINE,
         "customStatus": "",
+        "lastActiveTime": 0,
+        "version": online["version"],
     }
     http.set_self_status(alice, "busy").ok()
-    watcher.wait_status(alice, ONLINE, "busy")
+    assert watcher.wait_status(alice, ONLINE, "busy")["version"] > online["version"]
 
 
 def test_a_web_disconnect_is_unlogined_after_the_grace(
@@ -215,12 +221,14 @@ def test_fifty_subscribers_all_receive_one_change(sockets: Sockets, http: Http, 
     for fan in fans:
         http.subscribe(fan, [target]).ok()
         watchers.append(sockets.open(fan))
-    http.set_self_status(target, "live now").ok()
+    version = http.set_self_status(target, "live now").data["version"]
     for watcher in watchers:
         assert watcher.wait_status(target, custom_status="live now", timeout=15) == {
             "userID": target,
             "statusType": UNLOGINED,
             "customStatus": "live now",
+            "lastActiveTime": 0,
+            "version": version,
         }
     # each of them exactly once
     for watcher in watchers:

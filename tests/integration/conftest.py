@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,7 +21,9 @@ from typing import Any
 import boto3
 import pytest
 import TLSSigAPIv2
+from botocore.config import Config
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 
 from local import template as cfn
 from presence import settings, store
@@ -34,6 +38,7 @@ SDKAPPID = 1400000000
 SECRET_KEY = "integration-test-secret-key-0123456789abcdef"
 REGION = "us-east-1"
 WS_API_ID = "wsapi12345"
+SCHEDULE_GROUP = "presence-timers"
 
 
 @cache
@@ -166,12 +171,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="presence-usersig-key", SecretString=SECRET_KEY
         )
+        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=SCHEDULE_GROUP)
+        sqs = boto3.client("sqs", region_name=REGION)
         refs = {
             **names,
             **queues,
+            **{
+                f"{logical_id}.Arn": sqs.get_queue_attributes(
+                    QueueUrl=url, AttributeNames=["QueueArn"]
+                )["Attributes"]["QueueArn"]
+                for logical_id, url in queues.items()
+            },
             "UserSigSecret": secret["ARN"],
             "SdkAppId": str(SDKAPPID),
             "WebSocketApi": WS_API_ID,
+            "TimersScheduleGroup": SCHEDULE_GROUP,
+            "TimersSchedulerRole.Arn": f"arn:aws:iam::123456789012:role/{SCHEDULE_GROUP}",
         }
         env = cfn.function_environment(tpl, routes()["set_self_status"].function, refs)
         for name, value in env.items():
@@ -192,34 +207,136 @@ def fresh_settings() -> Callable[[], None]:
     return settings.clear_cache
 
 
+class StatusStream:
+    """The Status table's stream, read like Lambda's poller reads it (moto keeps one shard)."""
+
+    def __init__(self, table_name: str) -> None:
+        # botocore routes Streams to an account-based endpoint moto does not serve: turn it off.
+        self.client = boto3.client(
+            "dynamodbstreams",
+            region_name=REGION,
+            config=Config(account_id_endpoint_mode="disabled"),
+        )
+        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)
+        self.arn = table["Table"]["LatestStreamArn"]
+        self.seen: set[str] = set()
+        self.iterators: dict[str, str | None] = {}
+
+    def _new_records(self) -> list[dict[str, Any]]:
+        """What the shards hold past what was read before (each shard's next iterator kept)."""
+        records: list[Any] = []
+        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            iterator = (
+                self.iterators.get(shard["ShardId"])
+                or self.client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            )
+            while iterator:
+                response = self.client.get_records(ShardIterator=iterator, Limit=1000)
+                records += response["Records"]
+                iterator = response.get("NextShardIterator")
+                self.iterators[shard["ShardId"]] = iterator
+                if not response["Records"]:
+                    break
+        return [self._as_lambda_record(r) for r in records]
+
+    def _as_lambda_record(self, record: Any) -> dict[str, Any]:
+        """boto3's parsed record -> the JSON Lambda sends (epoch seconds, eventSourceARN)."""
+        lambda_record = json.loads(json.dumps(record, default=str))
+        created = record["dynamodb"].get("ApproximateCreationDateTime")
+        if created is not None:
+            lambda_record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
+        lambda_record["eventSourceARN"] = self.arn
+        return dict(lambda_record)
+
+    def take(self) -> list[dict[str, Any]]:
+        """Records not handed out before, oldest first."""
+        fresh = [r for r in self._new_records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
+        self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
+        return fresh
+
+
+def stream_consumer(records: list[dict[str, Any]]) -> list[str]:
+    """Invoke the status_fanout handler on a batch; the sequence numbers it reports failed."""
+    response = handler_module("status_fanout").lambda_handler(
+        {"Records": records}, lambda_context("status_fanout")
+    )
+    assert set(response) == {"batchItemFailures"}
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
 class World:
-    """The WebSocket side under a controlled clock.
+    """The WebSocket side under a controlled clock, with the stream consumer in the loop.
 
     `connect`, `disconnect`, `send` call the real ws_* handlers with API Gateway WebSocket events.
-    Timers the code queues are captured instead of sent to SQS (whose delays are real time);
-    `advance(seconds)` moves the clock and delivers every timer that fell due through the real
-    status_timers handler, as SQS events. `frames` records what was posted to each connection.
+    After each of them (and before time moves) the Status table's stream is fed to the real
+    stream consumer, which pushes and derives the timers, as Lambda's event source mapping
+    would. Timers are captured instead of sent to SQS or the scheduler (their delays are real
+    time) and counted in `sent_timers`; `advance(seconds)` moves the clock and delivers every
+    timer that fell due through the real status_timers handler, as SQS events. `frames`
+    records what was posted to each connection; `open` holds the connections API Gateway knows.
     """
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, status_table: str) -> None:
         from presence import clock
 
         self.now = 1_800_000_000_000
         self.queued: list[Any] = []
+        self.sent_timers: list[Any] = []
         self.frames: dict[str, list[dict[str, Any]]] = {}
         self.closed: list[str] = []
+        self.open: set[str] = set()
+        self.stream = StatusStream(status_table)
+        self.stream_retries = 0
         self._ids = 0
+        self._lock = threading.Lock()
         monkeypatch.setattr(clock, "now_ms", lambda: self.now)
         monkeypatch.setattr(store, "send_timers", self._capture_timers)
         monkeypatch.setattr(store, "post_to_connection", self._post)
-        monkeypatch.setattr(store, "close_connection", self.closed.append)
+        monkeypatch.setattr(store, "close_connection", self._close)
+        monkeypatch.setattr(store, "connection_exists", lambda cid: cid in self.open)
 
     def _capture_timers(self, timers: Any, now_ms: int) -> None:
-        self.queued.extend(timers)
+        with self._lock:
+            self.queued.extend(timers)
+            self.sent_timers.extend(timers)
 
     def _post(self, connection_id: str, data: bytes) -> bool:
-        self.frames.setdefault(connection_id, []).append(json.loads(data))
+        with self._lock:
+            self.frames.setdefault(connection_id, []).append(json.loads(data))
         return True
+
+    def _close(self, connection_id: str) -> None:
+        with self._lock:
+            self.closed.append(connection_id)
+            self.open.discard(connection_id)
+
+    def control_frames(self, connection_id: str) -> list[dict[str, Any]]:
+        """The frames a connection got other than status pushes (loggedOut, kickedOut...)."""
+        frames = self.frames.get(connection_id, [])
+        return [f for f in frames if f.get("event") != "onUserStatusUpdated"]
+
+    def pushes(self, connection_id: str) -> list[dict[str, Any]]:
+        """The statuses pushed to a connection, in order."""
+        frames = self.frames.get(connection_id, [])
+        return [s for f in frames if f.get("event") == "onUserStatusUpdated" for s in f["data"]]
+
+    def pump(self) -> None:
+        """Feed what the Status table's stream holds to the stream consumer, as Lambda's event
+        source mapping does: a batch that reports failures is retried from its first failed
+        record, up to `stream_retries` times (0: a failure fails the test)."""
+        records = self.stream.take()
+        attempts = 0
+        while records:
+            failed = stream_consumer(records)
+            if not failed:
+                return
+            attempts += 1
+            assert attempts <= self.stream_retries, f"stream records failed: {failed}"
+            sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
+            records = records[min(sequences.index(f) for f in failed) :]
 
     def _event(self, function_dir: str, connection_id: str) -> dict[str, Any]:
         event: dict[str, Any] = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
@@ -238,12 +355,16 @@ class World:
         *,
         token: str | None = None,
         claimed_user: str | None = None,
+        pump: bool = True,
     ) -> tuple[str, dict[str, Any]]:
         """(connection id, the $connect answer)."""
-        self._ids += 1
-        connection_id = f"conn{self._ids}-{user}"
+        with self._lock:
+            self._ids += 1
+            connection_id = f"conn{self._ids}-{user}"
         event = self._event("ws_connect", connection_id)
-        query = {"userSig": user_sig(user) if token is None else token}
+        # (the clock here runs ahead of real time, which UserSigs are checked against: a
+        # UserSig that expires within a connection's 2 hours would close it at once)
+        query = {"userSig": user_sig(user, expire=365 * 86400) if token is None else token}
         if not query["userSig"]:
             del query["userSig"]  # no userSig parameter at all
         if platform is not None:
@@ -252,15 +373,26 @@ class World:
             query["userID"] = claimed_user
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-        return connection_id, self._invoke("ws_connect", event)
+        answer = self._invoke("ws_connect", event)
+        if answer["statusCode"] == 200:
+            with self._lock:
+                self.open.add(connection_id)  # API Gateway opens the socket
+        if pump:
+            self.pump()
+        return connection_id, answer
 
     def online(self, user: str, platform: str = "web") -> str:
         connection_id, answer = self.connect(user, platform)
         assert answer["statusCode"] == 200, answer
         return connection_id
 
-    def disconnect(self, connection_id: str) -> dict[str, Any]:
-        return self._invoke("ws_disconnect", self._event("ws_disconnect", connection_id))
+    def disconnect(self, connection_id: str, *, pump: bool = True) -> dict[str, Any]:
+        with self._lock:
+            self.open.discard(connection_id)
+        answer = self._invoke("ws_disconnect", self._event("ws_disconnect", connection_id))
+        if pump:
+            self.pump()
+        return answer
 
     def send(self, connection_id: str, body: str) -> dict[str, Any]:
         """A client frame, routed the way API Gateway does on `$request.body.action`."""
@@ -271,11 +403,14 @@ class World:
         function_dir = {"ping": "ws_ping", "logout": "ws_logout"}.get(str(action), "ws_default")
         event = self._event(function_dir, connection_id)
         event["body"] = body
-        return self._invoke(function_dir, event)
+        answer = self._invoke(function_dir, event)
+        self.pump()
+        return answer
 
     def advance(self, seconds: float) -> None:
         """Move time on; deliver each timer as it falls due (timers may queue more timers)."""
         until = self.now + int(seconds * 1000)
+        self.pump()
         while True:
             due = sorted(t for t in self.queued if t.due_at <= until)
             if not due:
@@ -283,16 +418,51 @@ class World:
             timer = due[0]
             self.queued.remove(timer)
             self.now = max(self.now, timer.due_at)
-            body = json.dumps(
-                {"kind": str(timer.kind), "userID": timer.user_id, "dueAt": timer.due_at}
-            )
             event = json.loads((ROOT / "events" / "status_timers.json").read_text())
-            event["Records"][0]["body"] = body
+            event["Records"][0]["body"] = store.timer_body(timer)
             result = self._invoke("status_timers", event)
             assert result == {"batchItemFailures": []}, result
+            self.pump()
         self.now = until
 
 
 @pytest.fixture
 def world(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> World:
-    return World(monkeypatch)
+    return World(monkeypatch, aws["STATUS_TABLE"])
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serialise moto's DynamoDB requests: each one atomic, as DynamoDB's own are.
+
+    moto is not a faithful stand-in for DynamoDB under threads: its UpdateItem reads the item,
+    evaluates the condition and writes back with no lock, so concurrent conditional writes lose
+    updates and pass conditions they should fail. DynamoDB applies each write to an item
+    atomically; this gives moto that one guarantee and nothing more (a read followed by a
+    separate write still races). The handlers share module-level Powertools Metrics, which
+    Lambda never runs from two threads: printing metrics is turned off.
+    """
+    original = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    def call_action(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+
+
+def concurrently[R](call: Callable[[int], R], n: int) -> list[R]:
+    """Run `n` calls at once, as n Lambda invocations (all threads released together)."""
+    barrier = threading.Barrier(n)
+
+    def one(i: int) -> R:
+        barrier.wait()
+        return call(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(one, range(n)))

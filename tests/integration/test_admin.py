@@ -140,14 +140,27 @@ def test_query_online_status_lists_live_devices(api: Api, world: World) -> None:
     assert alice["customStatus"] == "busy"
     assert [d["platform"] for d in alice["devices"]] == ["web", "ios"]
     assert alice["devices"][1]["connectedAt"] == connected_at
-    assert bob == {"userID": "bob", "statusType": UNLOGINED, "customStatus": "", "devices": []}
+    assert bob == {
+        "userID": "bob",
+        "statusType": UNLOGINED,
+        "customStatus": "",
+        "lastActiveTime": 0,
+        "version": 0,
+        "devices": [],
+    }
     assert [(f["userID"], f["code"]) for f in data["failureUserList"]] == [("", 7003)]
 
 
 def test_query_online_status_without_devices_is_like_get_user_status(api: Api) -> None:
     data = admin(api, "admin_query_online_status", {"userIDList": ["bob"]}).data
     assert data["successUserList"] == [
-        {"userID": "bob", "statusType": UNLOGINED, "customStatus": ""}
+        {
+            "userID": "bob",
+            "statusType": UNLOGINED,
+            "customStatus": "",
+            "lastActiveTime": 0,
+            "version": 0,
+        }
     ]
 
 
@@ -184,7 +197,9 @@ def test_kick_tells_and_closes_every_connection_and_user_ends_unlogined(
     other = world.online("bob", "web")
     assert admin(api, "admin_kick_user", {"userID": "alice"}).data == {}
     for connection_id in (web, phone):
-        assert world.frames[connection_id] == [{"event": "kickedOut"}]
+        assert world.control_frames(connection_id) == [
+            {"event": "kickedOut", "reason": "REST_API_Kick"}
+        ]
         assert connection_id in world.closed
     assert other not in world.closed
     entry = api.get_user_status(["alice"], user="alice").data["successUserList"][0]

@@ -14,60 +14,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from presence import store
-from tests.integration.conftest import REGION, Api, handler_module, lambda_context
+from tests.integration.conftest import Api, StatusStream, handler_module, lambda_context
 
 ONLINE, OFFLINE, UNLOGINED = 1, 2, 3
 MAX_FRAME = 32768
 
 
 # --- harness ------------------------------------------------------------------------------------
-
-
-class StatusStream:
-    """The Status table's stream, read like Lambda's poller reads it (moto keeps one shard)."""
-
-    def __init__(self, table_name: str) -> None:
-        # botocore routes Streams to an account-based endpoint moto does not serve: turn it off.
-        self.client = boto3.client(
-            "dynamodbstreams",
-            region_name=REGION,
-            config=Config(account_id_endpoint_mode="disabled"),
-        )
-        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)
-        self.arn = table["Table"]["LatestStreamArn"]
-        self.seen: set[str] = set()
-
-    def _all_records(self) -> list[dict[str, Any]]:
-        records: list[Any] = []
-        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            iterator = self.client.get_shard_iterator(
-                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            records += self.client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-        return [self._as_lambda_record(r) for r in records]
-
-    def _as_lambda_record(self, record: Any) -> dict[str, Any]:
-        """boto3's parsed record -> the JSON Lambda sends (epoch seconds, eventSourceARN)."""
-        lambda_record = json.loads(json.dumps(record, default=str))
-        created = record["dynamodb"].get("ApproximateCreationDateTime")
-        if created is not None:
-            lambda_record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-        lambda_record["eventSourceARN"] = self.arn
-        return dict(lambda_record)
-
-    def take(self) -> list[dict[str, Any]]:
-        """Records not handed out before, oldest first."""
-        fresh = [r for r in self._all_records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
-        self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
-        return fresh
 
 
 def lambda_event(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -85,6 +43,18 @@ class Post:
 
     @property
     def frame(self) -> dict[str, Any]:
+        """The frame as sent, its statuses without `version` and `lastActiveTime` (the tests
+        of those look at `raw` frames)."""
+        value: dict[str, Any] = self.raw
+        if isinstance(value.get("data"), list):
+            value["data"] = [
+                {k: v for k, v in status.items() if k not in ("version", "lastActiveTime")}
+                for status in value["data"]
+            ]
+        return value
+
+    @property
+    def raw(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.data.decode("utf-8"))
         return value
 
@@ -503,9 +473,11 @@ def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
     assert fanout.run() == []
 
     assert stubbed_sockets.posted == ["bob-web"]  # type: ignore[attr-defined]
-    assert stored_connections("bob") == {}
-    assert store.get_presence("bob").status_type == UNLOGINED
-    # the drop is itself a change of bob, pushed from the stream to nobody left to hear it
+    # dropped (its grace of 0 already over): bob reads UNLOGINED at once, and the drop's TICK,
+    # derived from the stream, writes it
+    assert stored_connections("bob")["bob-web"].dropped_at is not None
+    bob = api.get_user_status(["bob"], user="bob").data["successUserList"][0]
+    assert bob["statusType"] == UNLOGINED
     assert fanout.run() == []
 
 
@@ -529,7 +501,8 @@ def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
 
     gone, kept = stubbed_sockets.posted  # type: ignore[attr-defined]
     assert {gone, kept} == {"bob-web", "bob-ios"}
-    assert set(stored_connections("bob")) == {kept}
+    connections = stored_connections("bob")
+    assert connections[gone].dropped_at is not None and connections[kept].dropped_at is None
     assert store.get_presence("bob").status_type == ONLINE
 
 

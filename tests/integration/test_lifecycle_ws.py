@@ -177,7 +177,7 @@ def test_logout_is_immediate_unlogined_even_on_native(api: Api, world: World) ->
     connection_id = world.online("alice", "ios")
     answer = world.send(connection_id, json.dumps({"action": "logout"}))
     assert answer["statusCode"] == 200
-    assert world.frames[connection_id] == [{"event": "loggedOut"}]
+    assert world.control_frames(connection_id) == [{"event": "loggedOut"}]
     assert connection_id in world.closed
     assert status_of(api, "alice") == (UNLOGINED, "")
     # the $disconnect API Gateway sends after the close changes nothing

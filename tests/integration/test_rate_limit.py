@@ -3,31 +3,22 @@
 The window is driven by a fake clock in `presence.ratelimit`, so no test depends on where in a
 real window it happens to run.
 
-moto is not a faithful stand-in for DynamoDB under threads: its UpdateItem reads the item,
-evaluates the condition and writes back with no lock, so concurrent conditional ADDs on one item
-lose updates and pass conditions they should fail (measured with moto 5.2.5: 20 threads against
-a limit of 5 went wrong in about 1 round in 5 in-process, and in about 1 in 150 in
-ThreadedMotoServer, which serves each request on its own thread with the same backend code).
-DynamoDB itself applies each conditional write to an item atomically. `atomic_dynamodb` gives
-moto that one guarantee, by serialising its DynamoDB requests, and nothing more: a rate limit
-built on a read followed by a separate write still races under it.
+The concurrency test runs under `atomic_dynamodb` (tests/integration/conftest.py): moto's
+conditional writes are not atomic under threads (measured with moto 5.2.5: 20 threads against a
+limit of 5 went wrong in about 1 round in 5 in-process), DynamoDB's are.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from moto.dynamodb.responses import DynamoHandler
 
 from presence import clock as presence_clock
 from presence import ratelimit
-from tests.integration.conftest import Api, Reply
+from tests.integration.conftest import Api, Reply, concurrently
 
 WINDOW = 60
 LIMIT = 3
@@ -179,38 +170,9 @@ def test_raising_the_limit_applies_within_the_window(
 
 
 @pytest.fixture
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serialise moto's DynamoDB requests: each one atomic, as DynamoDB's own are."""
-    original = DynamoHandler.call_action
-    lock = threading.Lock()
-
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
-def concurrent(call: Callable[[int], Reply], n: int) -> list[Reply]:
-    """Run `n` calls at once (all threads released together)."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int) -> Reply:
-        barrier.wait()
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, range(n)))
-
-
-@pytest.fixture
 def concurrent_api(
     api: Api, clock: Clock, atomic_dynamodb: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Api]:
-    # The handlers share one module-level Powertools Metrics object; Lambda runs one invocation
-    # per process, but these threads would race on its metric set when flushing. Not printing
-    # metrics keeps the test about the rate limit.
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     assert (
         api.update_settings({"rateLimit": {"requests": 5, "windowSeconds": WINDOW}}).status == 200
     )
@@ -225,7 +187,7 @@ def test_concurrent_calls_pass_exactly_the_limit(concurrent_api: Api, name: str)
     call = LIMITED_CALLS[name]
     for round_ in range(5):  # several rounds, each a fresh user: a race shows up as a miscount
         user = f"racer{round_}"
-        replies = concurrent(functools.partial(call, concurrent_api, user), threads)
+        replies = concurrently(functools.partial(call, concurrent_api, user), threads)
         outcomes = sorted((r.status, r.code) for r in replies)
         assert outcomes == [(200, 0)] * allowed + [(429, 7008)] * (threads - allowed), round_
         # and the counter is really spent: one more call is refused

@@ -22,6 +22,9 @@ DEFAULTS: dict[str, Any] = {
     "subscriptionRetentionSeconds": 3600,
     "offlineRetentionSeconds": 604800,
     "adminUserID": "administrator",
+    "maxConnectionsPerUser": 10,
+    "lastActiveTimeVisible": True,
+    "statusChangeEvents": False,
 }
 
 
@@ -72,6 +75,9 @@ def test_update_takes_effect_once_the_cache_ages_out(api: Api, fresh_settings) -
         {"adminUserID": ""},
         {"adminUserID": "x" * 33},
         {"noSuchSetting": 1},
+        {"maxConnectionsPerUser": 0},
+        {"maxConnectionsPerUser": 101},
+        {"lastActiveTimeVisible": "no"},
         {"maxCustomStatusBytes": 50, "edition": "premium"},
     ],
 )

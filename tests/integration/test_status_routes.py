@@ -10,18 +10,32 @@ UNLOGINED = 3
 def test_set_self_status_returns_the_callers_status(api: Api) -> None:
     reply = api.set_self_status("listening to music")
     assert reply.status == 200
+    version = reply.body["data"]["version"]
+    assert isinstance(version, int) and version > 0  # the first change of alice's status
     assert reply.body == {
         "code": 0,
         "message": "",
-        "data": {"userID": "alice", "statusType": UNLOGINED, "customStatus": "listening to music"},
+        "data": {
+            "userID": "alice",
+            "statusType": UNLOGINED,
+            "customStatus": "listening to music",
+            "lastActiveTime": 0,  # never ONLINE
+            "version": version,
+        },
     }
 
 
 def test_custom_status_is_what_others_then_read(api: Api) -> None:
-    api.set_self_status("in a call", user="bob")
+    version = api.set_self_status("in a call", user="bob").data["version"]
     data = api.get_user_status(["bob"], user="alice").data
     assert data["successUserList"] == [
-        {"userID": "bob", "statusType": UNLOGINED, "customStatus": "in a call"}
+        {
+            "userID": "bob",
+            "statusType": UNLOGINED,
+            "customStatus": "in a call",
+            "lastActiveTime": 0,
+            "version": version,
+        }
     ]
     assert data["failureUserList"] == []
 
@@ -73,7 +87,13 @@ def test_lone_surrogate_is_refused_not_a_500(api: Api) -> None:
 def test_never_logged_in_user_is_unlogined_with_empty_custom_status(api: Api) -> None:
     data = api.get_user_status(["nobody"]).data
     assert data["successUserList"] == [
-        {"userID": "nobody", "statusType": UNLOGINED, "customStatus": ""}
+        {
+            "userID": "nobody",
+            "statusType": UNLOGINED,
+            "customStatus": "",
+            "lastActiveTime": 0,
+            "version": 0,
+        }  # nothing stored
     ]
 
 

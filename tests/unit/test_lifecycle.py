@@ -12,6 +12,7 @@ import pytest
 from presence.lifecycle import (
     MAX_CONNECTION_AGE_MS,
     NATIVE_PLATFORMS,
+    VERIFY_AFTER_MS,
     WEB_PLATFORMS,
     Connection,
     PresenceState,
@@ -97,7 +98,8 @@ def test_connecting_makes_the_user_online(platform: str) -> None:
     assert t.state.connections == {"c1": Connection(platform, 1_000)}
     assert t.state.not_online_since is None
     assert t.changed
-    assert t.timers == ()
+    # the only timer: the check that API Gateway really opened the connection
+    assert t.timers == (Timer(1_000 + VERIFY_AFTER_MS, TimerKind.VERIFY_CONNECTION, USER, "c1"),)
 
 
 def test_connect_removes_that_platforms_background_entry_only() -> None:
@@ -124,7 +126,9 @@ def test_web_drop_stays_online_during_grace_then_becomes_unlogined(platform: str
     assert after.state.status_type == UNLOGINED  # web never produces OFFLINE
     assert after.state.connections == {}
     assert after.state.background == {}
-    assert after.state.not_online_since == 2_000 + GRACE + 500
+    # lastActiveTime is when the grace ended, not when the (late) timer ran
+    assert after.state.not_online_since == 2_000 + GRACE
+    assert after.state.last_active_time == 2_000 + GRACE
     assert after.changed
 
 
@@ -205,6 +209,17 @@ def test_reconnect_within_grace_never_leaves_online(platform: str) -> None:
     assert list(steps[-1].state.connections) == ["c2"]
 
 
+def test_native_reconnect_on_the_same_platform_starts_no_offline_retention() -> None:
+    # the app's socket drops and it reconnects (API Gateway closes every socket after 2 hours):
+    # the old connection's end puts nothing in the background and needs no 7-day timer
+    state = drop(online("ios"), "c1", 2_000, TIMING).state
+    state = connect(state, "c2", "ios", 3_000, TIMING).state
+    t = tick(state, 2_000 + GRACE, TIMING)
+    assert t.state.status_type == ONLINE
+    assert t.state.background == {}
+    assert t.timers == ()
+
+
 # ---------------------------------------------------------------- grace 0
 
 
@@ -259,7 +274,8 @@ def test_logout_on_ios_forgets_ios_background_but_keeps_android() -> None:
     state = drop(state, "c3", 2_000, TIMING).state
     state = tick(state, 2_000 + GRACE, TIMING).state
     assert state.status_type == ONLINE  # ios c2 still connected
-    assert state.background == {"ios": 7_000 + RETENTION, "android": 7_000 + RETENTION}
+    # ios is connected (c2), so it is not in the background; android is
+    assert state.background == {"android": 7_000 + RETENTION}
 
     t = logout(state, "c2", 8_000, TIMING)
     assert t.state.background == {"android": 7_000 + RETENTION}

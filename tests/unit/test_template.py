@@ -74,6 +74,9 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:usersig-AbCdE
 TIMERS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-TimersQueue"
 API_ID = "a1b2c3d4e5"
 WS_API_ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/*"
+SCHEDULE_GROUP = "presence-timers"
+SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/presence-TimersSchedulerRole"
+SCHEDULES_ARN = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{SCHEDULE_GROUP}/*"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,10 @@ def refs() -> dict[str, str]:
         **{t: f"presence-{t}" for t in TABLES},
         "UserSigSecret": SECRET_ARN,
         "TimersQueue": TIMERS_URL,
+        "TimersQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
         "WebSocketApi": API_ID,
+        "TimersScheduleGroup": SCHEDULE_GROUP,
+        "TimersSchedulerRole.Arn": SCHEDULER_ROLE_ARN,
     }
 
 
@@ -241,6 +247,9 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "CONNECTIONS_TABLE": "presence-ConnectionsTable",
             "FRIENDS_TABLE": "presence-FriendsTable",
             "TIMERS_QUEUE_URL": TIMERS_URL,
+            "TIMERS_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
+            "TIMERS_SCHEDULE_GROUP": SCHEDULE_GROUP,
+            "TIMERS_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
@@ -472,19 +481,22 @@ def test_connections_table_can_be_created_in_moto(template: Template) -> None:
 
 def test_websocket_functions_get_only_what_they_need(template: Template) -> None:
     status, settings = table_arn("StatusTable"), table_arn("SettingsTable")
-    connections, timers = table_arn("ConnectionsTable"), queue_arn("TimersQueue")
+    connections = table_arn("ConnectionsTable")
+    # no timers: the stream derives them from the Status writes
     lifecycle = {
         ("dynamodb:GetItem", status),
         ("dynamodb:UpdateItem", status),
         ("dynamodb:GetItem", settings),
-        ("sqs:SendMessage", timers),
     }
     assert grants(template, "WsConnectFunction") == lifecycle | {
         ("dynamodb:PutItem", connections),
         ("secretsmanager:GetSecretValue", SECRET_ARN),
+        ("execute-api:ManageConnections", WS_API_ARN),  # closes connections past the cap
     }
-    assert grants(template, "WsDisconnectFunction") == lifecycle | {
+    # a drop writes its connection's entry, nothing else
+    assert grants(template, "WsDisconnectFunction") == {
         ("dynamodb:GetItem", connections),
+        ("dynamodb:UpdateItem", status),
     }
     assert grants(template, "WsLogoutFunction") == lifecycle | {
         ("dynamodb:GetItem", connections),
@@ -498,29 +510,31 @@ def test_websocket_functions_get_only_what_they_need(template: Template) -> None
 def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
     status, settings = table_arn("StatusTable"), table_arn("SettingsTable")
     subs = table_arn("SubscriptionsTable")
-    timers = queue_arn("TimersQueue")
-    assert grants(template, "StatusFanoutFunction") == {
+    timers = {
+        ("sqs:SendMessage", queue_arn("TimersQueue")),
+        ("scheduler:CreateSchedule", SCHEDULES_ARN),
+        ("iam:PassRole", SCHEDULER_ROLE_ARN),
+    }
+    assert grants(template, "StatusFanoutFunction") == timers | {
         ("dynamodb:BatchGetItem", status),
         ("dynamodb:GetItem", status),
         ("dynamodb:UpdateItem", status),
         ("dynamodb:Query", f"{subs}/index/byTarget"),
         ("dynamodb:Query", table_arn("FriendsTable")),
         ("dynamodb:GetItem", settings),
-        ("sqs:SendMessage", timers),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
-    assert grants(template, "StatusTimersFunction") == {
+    assert grants(template, "StatusTimersFunction") == timers | {
         ("dynamodb:GetItem", status),
         ("dynamodb:UpdateItem", status),
         ("dynamodb:Query", subs),
         ("dynamodb:BatchWriteItem", subs),
         ("dynamodb:GetItem", settings),
-        ("sqs:SendMessage", timers),
+        ("execute-api:ManageConnections", WS_API_ARN),
     }
     assert grants(template, "SetSelfStatusFunction") == {
         ("dynamodb:UpdateItem", status),
         ("dynamodb:GetItem", settings),
-        ("sqs:SendMessage", timers),
         ("secretsmanager:GetSecretValue", SECRET_ARN),
     }
 
@@ -609,7 +623,5 @@ def test_admin_functions_get_only_what_they_need(template: Template) -> None:
     assert grants(template, "AdminKickUserFunction") == base | {
         ("dynamodb:GetItem", table_arn("StatusTable")),
         ("dynamodb:UpdateItem", table_arn("StatusTable")),
-        ("dynamodb:DeleteItem", table_arn("ConnectionsTable")),
-        ("sqs:SendMessage", queue_arn("TimersQueue")),
         ("execute-api:ManageConnections", WS_API_ARN),
     }

@@ -60,3 +60,15 @@ def ws_management_endpoint() -> str:
 
 def friends_table() -> str:
     return _require("FRIENDS_TABLE")
+
+
+def timers_queue_arn() -> str:
+    return _require("TIMERS_QUEUE_ARN")
+
+
+def schedule_group() -> str:
+    return _require("TIMERS_SCHEDULE_GROUP")
+
+
+def scheduler_role_arn() -> str:
+    return _require("TIMERS_SCHEDULER_ROLE_ARN")

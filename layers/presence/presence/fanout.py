@@ -1,11 +1,13 @@
-"""The stream fan-out: Status table changes -> `onUserStatusUpdated` frames over @connections.
+"""The stream consumer: Status table changes -> their timers, and `onUserStatusUpdated` frames.
 
 Every status change is one write to the Status table; its stream (NEW_AND_OLD_IMAGES) is the only
-source of pushes. A batch is handled in two phases:
+source of pushes and of timers. A batch is handled in three phases:
 
 1. Powertools' BatchProcessor parses each record into a `Change` (old and new PresenceState).
    A record that cannot be parsed (poison) is reported in `batchItemFailures`; the rest go on.
-2. `deliver` pushes the parsed changes: only real changes (statusType or customStatus differ),
+2. `schedule` sends the timers each record's change implies (lifecycle.followups); a record
+   whose timers could not be queued is reported, so Lambda retries it.
+3. `deliver` pushes the parsed changes: only real changes (statusType or customStatus differ),
    coalesced per user (first old vs last new), and never a stale value: if the user's current
    item already holds something newer, that newest value is pushed instead (so a redelivered or
    out-of-order record never tells an old status, and a user who changes faster than the
@@ -101,7 +103,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event=event, record_handler=parse, processor=processor, context=context
     )
     failures: list[dict[str, Any]] = [dict(f) for f in response["batchItemFailures"]]
-    failed = deliver(changes)
+    failed = schedule(changes) | deliver(changes)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
     failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=lambda s: (len(s), s))]
     return {"batchItemFailures": failures}
@@ -130,6 +132,23 @@ def parse_record(record: DynamoDBRecord) -> Change:
         new=store.presence_from_item(user_id, new_image),
         sequence_number=sequence_number,
     )
+
+
+def schedule(changes: Sequence[Change]) -> set[str]:
+    """Queue the timers of each record's change; the sequence numbers of records whose timers
+    could not be queued (they are retried; a timer queued twice does its work once)."""
+    timing = settings.current().timing()
+    wanted = {c.sequence_number: lifecycle.followups(c.old, c.new, timing) for c in changes}
+    timers = sorted({t for ts in wanted.values() for t in ts})
+    if not timers:
+        return set()
+    try:
+        store.send_timers(timers, clock.now_ms())
+    except Exception:
+        logger.exception("could not queue the timers of a status change batch")
+        return {seq for seq, ts in wanted.items() if ts}
+    metrics.add_metric(name="TimersQueued", unit=MetricUnit.Count, value=len(timers))
+    return set()
 
 
 def deliver(changes: Sequence[Change]) -> set[str]:
@@ -232,11 +251,18 @@ def _push(
                     inbox.setdefault(connection_id, {})[user_id] = None
     if not inbox:
         return []
-    encoded = {user_id: _encode_status(net.new) for user_id, net in pushes.items()}
-    jobs = [
-        (connection_id, *owners[connection_id], _frames([(u, encoded[u]) for u in users]))
-        for connection_id, users in inbox.items()
-    ]
+    visible = settings.current().lastActiveTimeVisible
+    own = {user_id: _encode_status(_status(net.new)) for user_id, net in pushes.items()}
+    others = {
+        user_id: _encode_status(_status(net.new).as_seen_by_others(visible))
+        for user_id, net in pushes.items()
+    }
+    jobs = []
+    for connection_id, users in inbox.items():
+        owner = owners[connection_id][0]
+        encoded = [(u, own[u] if u == owner else others[u]) for u in users]
+        jobs.append((connection_id, *owners[connection_id], _frames(encoded)))
+    store.sockets()  # created here, once: boto3 does not create clients safely from threads
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
         return list(pool.map(lambda job: _send(*job), jobs))
 
@@ -246,8 +272,18 @@ def _shown(state: PresenceState) -> tuple[StatusType, str]:
     return state.status_type, state.custom_status
 
 
-def _encode_status(state: PresenceState) -> bytes:
-    status = UserStatus(state.user_id, state.status_type, state.custom_status)
+def _status(state: PresenceState) -> UserStatus:
+    """A stored state as a push tells it (stored states are written settled)."""
+    return UserStatus(
+        state.user_id,
+        state.status_type,
+        state.custom_status,
+        state.last_active_time,
+        state.version,
+    )
+
+
+def _encode_status(status: UserStatus) -> bytes:
     return json.dumps(status.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
 
 

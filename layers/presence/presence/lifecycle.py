@@ -1,9 +1,14 @@
 """How a user's statusType follows their devices (API.md section 3): a pure state machine.
 
-No I/O here. `sessions` reads a PresenceState from the Status table, applies one of these
-transitions, and writes the result back with one conditional write; the timers it returns are
-sent to the delay queue. The same `settle` decides what a read shows, so a status never looks
-ONLINE past its grace just because a timer has not fired yet.
+No I/O here. A connect and a drop are stored as one write of that connection's own entry (they
+never contend with the user's other devices; `connect` and `drop` below are what they mean). The
+other events (logout, kick, a timer) are applied by `sessions`: read the PresenceState, apply one
+of these transitions, write it back with one conditional write. The same `settle` decides what a
+read shows, so a status never looks ONLINE past its grace just because a timer has not fired yet.
+
+What follows a change (the timers it implies) is `followups(before, after)`: a function of the
+two stored states alone, so the Status table's stream, which carries both images of every
+write, derives the timers durably (a crash after a write loses none).
 
 Times are epoch milliseconds.
 
@@ -28,6 +33,9 @@ PLATFORMS = NATIVE_PLATFORMS | WEB_PLATFORMS
 # API Gateway closes every WebSocket after 2 hours. A connection older than that whose
 # $disconnect never arrived is gone; a few minutes' slack covers clock differences.
 MAX_CONNECTION_AGE_MS = (2 * 3600 + 300) * 1000
+# A connection is checked this long after its $connect: if API Gateway does not know it (the
+# handshake failed after the connection was stored), it is forgotten. Ghosts live < 60 s.
+VERIFY_AFTER_MS = 30_000
 
 
 class Timing(NamedTuple):
@@ -45,6 +53,7 @@ class Connection(NamedTuple):
     platform: str
     connected_at: int
     dropped_at: int | None = None  # dropped without logout; live until the grace ends
+    sig_expires_at: int | None = None  # when the UserSig it was opened with expires
 
 
 @dataclass(frozen=True)
@@ -56,14 +65,25 @@ class PresenceState:
     connections: dict[str, Connection] = field(default_factory=dict)
     # native platforms logged in but not connected (app in background): platform -> until
     background: dict[str, int] = field(default_factory=dict)
-    not_online_since: int | None = None
+    not_online_since: int | None = None  # when the latest ONLINE period ended (lastActiveTime)
     version: int = 0
+    # connections a kick took away that may still be open (closed, then removed from here)
+    closing: frozenset[str] = frozenset()
+
+    @property
+    def last_active_time(self) -> int:
+        """API.md section 3: when the latest ONLINE period ended; 0 while ONLINE or never."""
+        if self.status_type == StatusType.ONLINE:
+            return 0
+        return self.not_online_since or 0
 
 
 class TimerKind(StrEnum):
     TICK = "tick"  # finish drops after the grace, end OFFLINE after the retention
     CLEAR_CUSTOM_STATUS = "clearCustomStatus"
     DROP_SUBSCRIPTIONS = "dropSubscriptions"
+    VERIFY_CONNECTION = "verifyConnection"  # forget a connection API Gateway never opened
+    USERSIG_EXPIRED = "userSigExpired"  # close a connection whose UserSig has expired
 
 
 class Timer(NamedTuple):
@@ -72,6 +92,7 @@ class Timer(NamedTuple):
     due_at: int
     kind: TimerKind
     user_id: str
+    subject: str = ""  # the connection a VERIFY_CONNECTION or USERSIG_EXPIRED timer is about
 
 
 class Transition(NamedTuple):
@@ -110,20 +131,41 @@ def drop(state: PresenceState, connection_id: str, now: int, timing: Timing) -> 
 
 
 def logout(state: PresenceState, connection_id: str, now: int, timing: Timing) -> Transition:
-    """This device logs out: it stops counting at once, with no grace and no OFFLINE."""
+    """This device logs out: it stops counting at once, with no grace and no OFFLINE.
+
+    Also how a connection evicted by `maxConnectionsPerUser` (multipleAccount) leaves."""
     current = state.connections.get(connection_id)
     if current is None:
         return settle(state, now, timing)
     connections = {k: v for k, v in state.connections.items() if k != connection_id}
     background = {p: t for p, t in state.background.items() if p != current.platform}
     return settle(
-        replace(state, connections=connections, background=background), now, timing, state
+        replace(state, connections=connections, background=background),
+        now,
+        timing,
+        state,
+        stopped_at=now,
     )
 
 
+def forget(state: PresenceState, connection_id: str, now: int, timing: Timing) -> Transition:
+    """A connection API Gateway never opened (its $connect failed after storing it)."""
+    if connection_id not in state.connections:
+        return settle(state, now, timing)
+    connections = {k: v for k, v in state.connections.items() if k != connection_id}
+    return settle(replace(state, connections=connections), now, timing, state, stopped_at=now)
+
+
 def kick(state: PresenceState, now: int, timing: Timing) -> Transition:
-    """Every device is logged out at once."""
-    return settle(replace(state, connections={}, background={}), now, timing, state)
+    """Every device is logged out at once; its connections are to be closed (`closing`)."""
+    closing = state.closing | frozenset(state.connections)
+    return settle(
+        replace(state, connections={}, background={}, closing=closing),
+        now,
+        timing,
+        state,
+        stopped_at=now,
+    )
 
 
 def tick(state: PresenceState, now: int, timing: Timing) -> Transition:
@@ -135,21 +177,36 @@ def tick(state: PresenceState, now: int, timing: Timing) -> Transition:
 
 
 def settle(
-    state: PresenceState, now: int, timing: Timing, before: PresenceState | None = None
+    state: PresenceState,
+    now: int,
+    timing: Timing,
+    before: PresenceState | None = None,
+    *,
+    stopped_at: int | None = None,
 ) -> Transition:
     """Finish what time has finished, derive statusType, and list the timers now needed.
 
     `state` may already carry an event's edit; `before` is what was stored (default: `state`).
+    `stopped_at` is when an event ended the user's ONLINE period (a logout or kick: now); by
+    default it is when the last connection that ended stopped counting (its grace end), so a
+    timer that runs late does not move lastActiveTime.
     """
     before = state if before is None else before
     connections: dict[str, Connection] = {}
     background = dict(state.background)
+    ended: list[int] = []
     for connection_id, conn in state.connections.items():
         ended_at = _end_of(conn, timing)
         if ended_at > now:
             connections[connection_id] = conn
-        elif conn.platform in NATIVE_PLATFORMS:
-            # a native app that went away without logging out stays logged in (OFFLINE)
+        else:
+            ended.append(ended_at)
+    live_platforms = {conn.platform for conn in connections.values()}
+    for conn in state.connections.values():
+        ended_at = _end_of(conn, timing)
+        if ended_at <= now and conn.platform in NATIVE_PLATFORMS - live_platforms:
+            # a native app that went away without logging out stays logged in (OFFLINE); not
+            # when the same platform is connected again (a reconnect): it is not in background
             until = ended_at + timing.offline_retention_ms
             background[conn.platform] = max(background.get(conn.platform, 0), until)
     background = {p: until for p, until in background.items() if until > now}
@@ -161,12 +218,11 @@ def settle(
     else:
         status = StatusType.UNLOGINED
 
-    was_online = before.status_type == StatusType.ONLINE
     not_online_since = before.not_online_since
     if status == StatusType.ONLINE:
         not_online_since = None
-    elif was_online:
-        not_online_since = now
+    elif before.status_type == StatusType.ONLINE:
+        not_online_since = stopped_at if stopped_at is not None else max(ended, default=now)
 
     new = replace(
         state,
@@ -175,21 +231,51 @@ def settle(
         background=background,
         not_online_since=not_online_since,
     )
-    user = state.user_id
+    return Transition(before, new, followups(before, new, timing))
+
+
+def followups(before: PresenceState, after: PresenceState, timing: Timing) -> tuple[Timer, ...]:
+    """The timers a stored change from `before` to `after` needs (sorted, no repeats).
+
+    A function of the two states only, so the stream consumer derives the same timers from a
+    record's old and new images as the transition that wrote it. Each timer re-reads the state
+    when it fires, so a timer made twice (a retried record) does its work once.
+    """
+    user = after.user_id
     timers: set[Timer] = set()
-    for connection_id, conn in connections.items():
+    for connection_id, conn in after.connections.items():
         earlier = before.connections.get(connection_id)
+        if earlier is None and conn.dropped_at is None:
+            due = conn.connected_at + VERIFY_AFTER_MS
+            timers.add(Timer(due, TimerKind.VERIFY_CONNECTION, user, connection_id))
+            expiry = conn.sig_expires_at
+            if expiry is not None and expiry < conn.connected_at + MAX_CONNECTION_AGE_MS:
+                # (a UserSig that outlives API Gateway's 2 hours needs no timer)
+                timers.add(Timer(expiry, TimerKind.USERSIG_EXPIRED, user, connection_id))
         if conn.dropped_at is not None and (earlier is None or earlier.dropped_at is None):
             timers.add(Timer(_end_of(conn, timing), TimerKind.TICK, user))
-    if background and background != before.background:
-        timers.add(Timer(min(background.values()), TimerKind.TICK, user))
-    if was_online and status != StatusType.ONLINE:
-        if new.custom_status:
-            due = now + timing.custom_status_clear_ms
-            timers.add(Timer(due, TimerKind.CLEAR_CUSTOM_STATUS, user))
-        due = now + timing.subscription_retention_ms
-        timers.add(Timer(due, TimerKind.DROP_SUBSCRIPTIONS, user))
-    return Transition(before, new, tuple(sorted(timers)))
+    if after.background and after.background != before.background:
+        timers.add(Timer(min(after.background.values()), TimerKind.TICK, user))
+    online = StatusType.ONLINE
+    if before.status_type == online and after.status_type != online:
+        since = after.not_online_since if after.not_online_since is not None else 0
+        if after.custom_status:
+            timers.add(
+                Timer(since + timing.custom_status_clear_ms, TimerKind.CLEAR_CUSTOM_STATUS, user)
+            )
+        timers.add(
+            Timer(since + timing.subscription_retention_ms, TimerKind.DROP_SUBSCRIPTIONS, user)
+        )
+    elif (
+        after.status_type != online
+        and after.custom_status
+        and after.custom_status_set_at is not None
+        and after.custom_status_set_at != before.custom_status_set_at
+    ):
+        # set while not ONLINE: it lives customStatusClearSeconds unless a connection comes
+        due = after.custom_status_set_at + timing.custom_status_clear_ms
+        timers.add(Timer(due, TimerKind.CLEAR_CUSTOM_STATUS, user))
+    return tuple(sorted(timers))
 
 
 def _end_of(conn: Connection, timing: Timing) -> int:
@@ -227,3 +313,20 @@ def subscriptions_drop_due(state: PresenceState, timing: Timing) -> int | None:
 def is_live(conn: Connection) -> bool:
     """Whether a push can reach this connection (it has not dropped)."""
     return conn.dropped_at is None
+
+
+def next_change_due(state: PresenceState, timing: Timing) -> int | None:
+    """When time alone next changes the stored state (a grace or the OFFLINE retention ends),
+    or None if nothing is waiting: a TICK that finds None has nothing left to do."""
+    ends = [_end_of(conn, timing) for conn in state.connections.values()]
+    return min([*ends, *state.background.values()], default=None)
+
+
+def live_connections(state: PresenceState, now: int, timing: Timing) -> list[str]:
+    """The connections that count and have not dropped, oldest first (what the cap counts)."""
+    live = [
+        (conn.connected_at, connection_id)
+        for connection_id, conn in state.connections.items()
+        if conn.dropped_at is None and _end_of(conn, timing) > now
+    ]
+    return [connection_id for _, connection_id in sorted(live)]

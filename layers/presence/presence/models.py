@@ -24,13 +24,21 @@ class UserStatus(NamedTuple):
     user_id: str
     status_type: StatusType = StatusType.UNLOGINED
     custom_status: str = ""
+    last_active_time: int = 0  # epoch ms the latest ONLINE period ended; 0 while ONLINE/never
+    version: int = 0  # grows with every change of the user's status; 0: nothing stored
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "userID": self.user_id,
             "statusType": int(self.status_type),
             "customStatus": self.custom_status,
+            "lastActiveTime": self.last_active_time,
+            "version": self.version,
         }
+
+    def as_seen_by_others(self, last_active_time_visible: bool) -> UserStatus:
+        """What other users see: lastActiveTime hidden (0) when the setting says so."""
+        return self if last_active_time_visible else self._replace(last_active_time=0)
 
 
 def failure(user_id: str, code: int, message: str) -> dict[str, Any]:

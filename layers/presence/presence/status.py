@@ -7,8 +7,8 @@ from typing import Any
 from presence import clock, lifecycle, ratelimit, settings, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
-from presence.lifecycle import PresenceState, Timer, TimerKind, Timing
-from presence.models import StatusType, UserStatus, dedupe, failure
+from presence.lifecycle import PresenceState, Timing
+from presence.models import UserStatus, dedupe, failure
 
 
 def shown_status(state: PresenceState, now: int, timing: Timing) -> UserStatus:
@@ -20,7 +20,13 @@ def shown_status(state: PresenceState, now: int, timing: Timing) -> UserStatus:
     due = lifecycle.custom_status_clear_due(settled, timing)
     if due is not None and due <= now:
         custom_status = ""
-    return UserStatus(state.user_id, settled.status_type, custom_status)
+    return UserStatus(
+        state.user_id,
+        settled.status_type,
+        custom_status,
+        settled.last_active_time,
+        state.version,
+    )
 
 
 def set_self_status(user_id: str, custom_status: str) -> UserStatus:
@@ -38,14 +44,11 @@ def set_self_status(user_id: str, custom_status: str) -> UserStatus:
             f"customStatus is {size} UTF-8 bytes; at most {limit} are allowed",
         )
     now = clock.now_ms()
-    timing = settings.current().timing()
-    state, changed = store.set_custom_status(user_id, custom_status, now)
-    shown = shown_status(state, now, timing)
-    if changed and custom_status and shown.status_type != StatusType.ONLINE:
-        # set while not ONLINE: it lives customStatusClearSeconds unless a connection comes
-        clear_at = now + timing.custom_status_clear_ms
-        store.send_timers([Timer(clear_at, TimerKind.CLEAR_CUSTOM_STATUS, user_id)], now)
-    return UserStatus(user_id, shown.status_type, custom_status)
+    state, _changed = store.set_custom_status(user_id, custom_status, now)
+    # (set while not ONLINE, it is cleared after customStatusClearSeconds: the stream derives
+    # that timer from this write)
+    shown = shown_status(state, now, settings.current().timing())
+    return shown._replace(custom_status=custom_status)
 
 
 def get_user_status(caller_id: str, user_ids: list[str]) -> dict[str, Any]:
@@ -59,8 +62,14 @@ def get_user_status(caller_id: str, user_ids: list[str]) -> dict[str, Any]:
     valid, failures = split_user_ids(wanted)
     states = store.get_presences(valid)
     now, timing = clock.now_ms(), current.timing()
+    shown = [shown_status(states[u], now, timing) for u in valid]
     return {
-        "successUserList": [shown_status(states[u], now, timing).to_wire() for u in valid],
+        "successUserList": [
+            (
+                s if s.user_id == caller_id else s.as_seen_by_others(current.lastActiveTimeVisible)
+            ).to_wire()
+            for s in shown
+        ],
         "failureUserList": failures,
     }
 

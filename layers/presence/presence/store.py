@@ -6,6 +6,7 @@ Clients are created on first use (never at import time), so mocks and local endp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_apigatewaymanagementapi.client import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
     from mypy_boto3_sqs.client import SQSClient
 
 SETTINGS_ID = "settings"
@@ -48,6 +50,11 @@ def sqs() -> SQSClient:
 
 
 @cache
+def scheduler() -> EventBridgeSchedulerClient:
+    return boto3.client("scheduler", config=_BOTO_CONFIG)
+
+
+@cache
 def sockets() -> ApiGatewayManagementApiClient:
     """The @connections API of the WebSocket stage (local runtime: its own endpoint)."""
     return boto3.client(
@@ -67,7 +74,7 @@ def _secrets() -> SecretsProvider:
 
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh mock per test)."""
-    for client in (dynamodb, sqs, sockets, _secrets):
+    for client in (dynamodb, sqs, scheduler, sockets, _secrets):
         client.cache_clear()
 
 
@@ -144,13 +151,26 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
 # One item per user in the Status table; every status change is one conditional write to it, and
 # its stream is the only source of pushes. Attributes (times in epoch ms):
 #   userID, statusType, customStatus, customStatusSetAt,
-#   conns       {connectionId: {platform, connectedAt, droppedAt?}}   the user's connections
+#   conns       {connectionId: {platform, connectedAt, droppedAt?, sigExpiresAt?}}  connections
 #   background  {platform: until}          native apps logged in but not connected (OFFLINE)
 #   notOnlineSince, version                last time the user stopped being ONLINE; write counter
+#   closing     {connectionId}             connections a kick is still closing (string set)
+# A connect and a drop write only their connection's entry (and bump `version`), so a user's
+# devices never contend; logout, kick and timers write the whole lifecycle, conditioned on
+# `version`, and retry when a device wrote in between.
+# `version` (API.md section 3) starts at the item's creation time in microseconds and grows by
+# one with every write: it only grows, also across an item written anew (a local runtime
+# restarted, a table restored), so a client that still holds an old version is never stuck.
+
+
+def first_version(now_ms: int) -> int:
+    """What a new item's `version` counts up from (epoch microseconds, below 2**53)."""
+    return now_ms * 1000
+
 
 _PRESENCE_ATTRIBUTES = (
     "userID, statusType, customStatus, customStatusSetAt, conns, background, notOnlineSince,"
-    " version"
+    " version, closing"
 )
 
 
@@ -168,6 +188,7 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
             platform=value["M"]["platform"]["S"],
             connected_at=int(value["M"]["connectedAt"]["N"]),
             dropped_at=_number(value["M"], "droppedAt"),
+            sig_expires_at=_number(value["M"], "sigExpiresAt"),
         )
         for connection_id, value in item.get("conns", {}).get("M", {}).items()
     }
@@ -184,20 +205,24 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
         background=background,
         not_online_since=_number(item, "notOnlineSince"),
         version=_number(item, "version") or 0,
+        closing=frozenset(item.get("closing", {}).get("SS", [])),
     )
 
 
+def _connection_value(conn: Connection) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "platform": {"S": conn.platform},
+        "connectedAt": {"N": str(conn.connected_at)},
+    }
+    if conn.dropped_at is not None:
+        entry["droppedAt"] = {"N": str(conn.dropped_at)}
+    if conn.sig_expires_at is not None:
+        entry["sigExpiresAt"] = {"N": str(conn.sig_expires_at)}
+    return {"M": entry}
+
+
 def _connections_value(connections: dict[str, Connection]) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for connection_id, conn in connections.items():
-        entry: dict[str, Any] = {
-            "platform": {"S": conn.platform},
-            "connectedAt": {"N": str(conn.connected_at)},
-        }
-        if conn.dropped_at is not None:
-            entry["droppedAt"] = {"N": str(conn.dropped_at)}
-        value[connection_id] = {"M": entry}
-    return {"M": value}
+    return {"M": {cid: _connection_value(conn) for cid, conn in connections.items()}}
 
 
 def get_presence(user_id: str) -> PresenceState:
@@ -245,30 +270,127 @@ def save_presence(before: PresenceState, after: PresenceState) -> bool:
     Touches only the lifecycle attributes, so a concurrent setSelfStatus is never overwritten.
     False when another writer got there first (the caller reads again and retries).
     """
+    start = before.version or first_version(time.time_ns() // 1_000_000)
     values: dict[str, Any] = {
         ":st": {"N": str(int(after.status_type))},
         ":conns": _connections_value(after.connections),
         ":bg": {"M": {p: {"N": str(t)} for p, t in after.background.items()}},
-        ":next": {"N": str(before.version + 1)},
+        ":next": {"N": str(start + 1)},
         ":seen": {"N": str(before.version)},
     }
-    update = "SET statusType = :st, conns = :conns, background = :bg, version = :next"
+    sets = ["statusType = :st", "conns = :conns", "background = :bg", "version = :next"]
+    removes: list[str] = []
     if after.not_online_since is None:
-        update += " REMOVE notOnlineSince"
+        removes.append("notOnlineSince")
     else:
-        update = update.replace("SET ", "SET notOnlineSince = :nos, ", 1)
+        sets.append("notOnlineSince = :nos")
         values[":nos"] = {"N": str(after.not_online_since)}
+    if after.closing:
+        sets.append("closing = :closing")
+        values[":closing"] = {"SS": sorted(after.closing)}
+    else:
+        removes.append("closing")
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     condition = "version = :seen"
     if before.version == 0:
         condition = "attribute_not_exists(version) OR version = :seen"
+    return _conditional_update(
+        Key={"userID": {"S": after.user_id}},
+        UpdateExpression=update,
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
+
+
+def add_connection(user_id: str, connection_id: str, conn: Connection) -> PresenceState:
+    """Store a new live connection of the user (ONLINE now) and return the state after it.
+
+    One write of that connection's entry, with no condition on the rest of the item, so any
+    number of the user's devices can connect at once without retrying. (A connection always
+    makes the user ONLINE; tidying connections that ended meanwhile is left to the next settle,
+    and reads settle anyway.)
+    """
+    names = {"#cid": connection_id, "#platform": conn.platform}
+    values = {
+        ":conn": _connection_value(conn),
+        ":online": {"N": str(int(StatusType.ONLINE))},
+        ":first": {"N": str(first_version(conn.connected_at))},
+        ":one": {"N": "1"},
+    }
+    for _attempt in range(3):
+        try:
+            response = dynamodb().update_item(
+                TableName=config.status_table(),
+                Key={"userID": {"S": user_id}},
+                UpdateExpression=(
+                    "SET conns.#cid = :conn, statusType = :online,"
+                    " version = if_not_exists(version, :first) + :one"
+                    " REMOVE notOnlineSince, background.#platform"
+                ),
+                ConditionExpression="attribute_exists(conns) AND attribute_exists(background)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            _ensure_maps(user_id)  # a first connection: the maps must exist to hold an entry
+            continue
+        return presence_from_item(user_id, response.get("Attributes"))
+    raise PresenceError(Code.SERVER_FAULT, f"the status of {user_id!r} could not be stored")
+
+
+def _ensure_maps(user_id: str) -> None:
+    """Give the user's item the (empty) maps that per-connection writes update into."""
+    dynamodb().update_item(
+        TableName=config.status_table(),
+        Key={"userID": {"S": user_id}},
+        UpdateExpression=(
+            "SET conns = if_not_exists(conns, :empty), background = if_not_exists(background,"
+            " :empty), statusType = if_not_exists(statusType, :unlogined)"
+        ),
+        ExpressionAttributeValues={
+            ":empty": {"M": {}},
+            ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
+        },
+    )
+
+
+def mark_dropped(user_id: str, connection_id: str, at_ms: int) -> bool:
+    """Note that a connection closed without logging out (its grace starts at `at_ms`).
+
+    One write of that connection's entry; False if the connection is unknown, already dropped
+    or gone (a repeated or late $disconnect), which changes nothing.
+    """
+    return _conditional_update(
+        Key={"userID": {"S": user_id}},
+        UpdateExpression="SET conns.#cid.droppedAt = :at, version = version + :one",
+        ConditionExpression=(
+            "attribute_exists(conns.#cid) AND attribute_not_exists(conns.#cid.droppedAt)"
+        ),
+        ExpressionAttributeNames={"#cid": connection_id},
+        ExpressionAttributeValues={":at": {"N": str(at_ms)}, ":one": {"N": "1"}},
+    )
+
+
+def finish_closing(user_id: str, connection_ids: Iterable[str]) -> None:
+    """Take connections a kick has closed off the user's `closing` set (atomic, no race)."""
+    closed = sorted(connection_ids)
+    if not closed:
+        return
+    dynamodb().update_item(
+        TableName=config.status_table(),
+        Key={"userID": {"S": user_id}},
+        UpdateExpression="DELETE closing :closed",
+        ExpressionAttributeValues={":closed": {"SS": closed}},
+    )
+
+
+def _conditional_update(**request: Any) -> bool:
+    """One conditional UpdateItem on the Status table; False when its condition failed."""
     try:
-        dynamodb().update_item(
-            TableName=config.status_table(),
-            Key={"userID": {"S": after.user_id}},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
+        dynamodb().update_item(TableName=config.status_table(), **request)
     except ClientError as exc:
         if _is_conditional_failure(exc):
             return False
@@ -291,13 +413,15 @@ def set_custom_status(user_id: str, custom_status: str, now_ms: int) -> tuple[Pr
             Key={"userID": {"S": user_id}},
             UpdateExpression=(
                 "SET customStatus = :cs, statusType = if_not_exists(statusType, :unlogined),"
-                " customStatusSetAt = :now"
+                " customStatusSetAt = :now, version = if_not_exists(version, :first) + :one"
             ),
             ConditionExpression=condition,
             ExpressionAttributeValues={
                 ":cs": {"S": custom_status},
                 ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
                 ":now": {"N": str(now_ms)},
+                ":first": {"N": str(first_version(now_ms))},
+                ":one": {"N": "1"},
             },
             ReturnValues="ALL_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -312,26 +436,26 @@ def set_custom_status(user_id: str, custom_status: str, now_ms: int) -> tuple[Pr
 
 def clear_custom_status(state: PresenceState) -> bool:
     """Clear the custom status if it is still the value (and set time) `state` saw."""
-    values: dict[str, Any] = {":empty": {"S": ""}, ":cs": {"S": state.custom_status}}
+    values: dict[str, Any] = {
+        ":empty": {"S": ""},
+        ":cs": {"S": state.custom_status},
+        ":one": {"N": "1"},
+        ":first": {"N": str(first_version(time.time_ns() // 1_000_000))},
+    }
     condition = "customStatus = :cs"
     if state.custom_status_set_at is None:
         condition += " AND attribute_not_exists(customStatusSetAt)"
     else:
         condition += " AND customStatusSetAt = :at"
         values[":at"] = {"N": str(state.custom_status_set_at)}
-    try:
-        dynamodb().update_item(
-            TableName=config.status_table(),
-            Key={"userID": {"S": state.user_id}},
-            UpdateExpression="SET customStatus = :empty",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if _is_conditional_failure(exc):
-            return False
-        raise
-    return True
+    return _conditional_update(
+        Key={"userID": {"S": state.user_id}},
+        UpdateExpression=(
+            "SET customStatus = :empty, version = if_not_exists(version, :first) + :one"
+        ),
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
 
 
 # --- connections --------------------------------------------------------------------------------
@@ -393,26 +517,78 @@ def close_connection(connection_id: str) -> None:
         pass
 
 
-# --- timers (SQS delay queue) -------------------------------------------------------------------
+def connection_exists(connection_id: str) -> bool:
+    """Whether API Gateway knows this connection (GetConnection; 410 Gone: it does not)."""
+    try:
+        sockets().get_connection(ConnectionId=connection_id)
+    except sockets().exceptions.GoneException:
+        return False
+    return True
 
-MAX_DELAY_SECONDS = 900  # SQS's longest delay; later timers hop through the queue again
+
+# --- timers (SQS delay queue; EventBridge Scheduler past SQS's 15 minutes) ----------------------
+
+MAX_DELAY_SECONDS = 900  # SQS's longest delay
+
+
+def timer_body(timer: Timer) -> str:
+    value: dict[str, Any] = {
+        "kind": str(timer.kind),
+        "userID": timer.user_id,
+        "dueAt": timer.due_at,
+    }
+    if timer.subject:
+        value["subject"] = timer.subject
+    return json.dumps(value)
 
 
 def send_timers(timers: Sequence[Timer], now_ms: int) -> None:
-    for chunk in _chunks(timers, 10):
+    """Queue each timer: due within 15 minutes on the SQS delay queue, later as a one-time
+    EventBridge Scheduler schedule that sends the same message to the queue when it is due.
+    One message per timer, however long its delay (no re-queueing chains)."""
+    soon = [t for t in timers if t.due_at - now_ms <= MAX_DELAY_SECONDS * 1000]
+    for timer in timers:
+        if timer not in soon:
+            _schedule(timer)
+    for chunk in _chunks(soon, 10):
         entries: list[Any] = [
             {
                 "Id": str(i),
-                "MessageBody": json.dumps(
-                    {"kind": str(timer.kind), "userID": timer.user_id, "dueAt": timer.due_at}
-                ),
-                "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, -(-(timer.due_at - now_ms) // 1000))),
+                "MessageBody": timer_body(timer),
+                "DelaySeconds": max(0, -(-(timer.due_at - now_ms) // 1000)),
             }
             for i, timer in enumerate(chunk)
         ]
         response = sqs().send_message_batch(QueueUrl=config.timers_queue_url(), Entries=entries)
         if response.get("Failed"):
             raise PresenceError(Code.SERVER_FAULT, "timers could not be queued")
+
+
+def schedule_name(timer: Timer) -> str:
+    """A name that is the same for the same timer, so scheduling it twice makes one schedule
+    (a retried stream record): [0-9A-Za-z_.-], at most 64 characters."""
+    digest = hashlib.sha256(timer_body(timer).encode()).hexdigest()[:40]
+    return f"{timer.kind}-{digest}"[:64]
+
+
+def _schedule(timer: Timer) -> None:
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(-(-timer.due_at // 1000)))
+    try:
+        scheduler().create_schedule(
+            Name=schedule_name(timer),
+            GroupName=config.schedule_group(),
+            ScheduleExpression=f"at({at})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": config.timers_queue_arn(),
+                "RoleArn": config.scheduler_role_arn(),
+                "Input": timer_body(timer),
+            },
+        )
+    except scheduler().exceptions.ConflictException:
+        pass  # already scheduled (the same timer, derived again from a retried record)
 
 
 # --- rate limits --------------------------------------------------------------------------------
@@ -453,7 +629,7 @@ class Subscription(NamedTuple):
     seq: int
 
 
-def list_subscriptions(subscriber_id: str) -> list[Subscription]:
+def list_subscriptions(subscriber_id: str, *, consistent: bool = False) -> list[Subscription]:
     """The subscriber's subscriptions, oldest first: one Query (paginated), sorted by `seq`.
 
     Every caller needs the whole list (to order it, to apply the quota), and it is at most
@@ -466,6 +642,7 @@ def list_subscriptions(subscriber_id: str) -> list[Subscription]:
             KeyConditionExpression="subscriberID = :s",
             ExpressionAttributeValues={":s": {"S": subscriber_id}},
             ProjectionExpression="targetID, seq",
+            ConsistentRead=consistent,
         )
     ]
     return sorted(found, key=lambda sub: (sub.seq, sub.target_id))

@@ -1,7 +1,7 @@
 """Subscribing to other users' status (API.md section 4).
 
 A subscriber's subscriptions carry a sequence number, so the list comes back oldest first and
-the quota evicts the oldest ones.
+the quota evicts the oldest ones. A subscribe writes what it adds, then trims to the quota.
 """
 
 from __future__ import annotations
@@ -39,17 +39,25 @@ def subscribe(subscriber_id: str, user_ids: list[str]) -> dict[str, Any]:
         store.Subscription(target, first_seq + i)
         for i, target in enumerate(t for t in targets if t not in held)
     ]
-    # Over the quota, the oldest subscriptions give way (new ones too, if more than the quota
-    # arrived at once): the newest `subscriptionQuota` remain.
-    combined = [*existing, *added]
-    evicted = combined[: max(0, len(combined) - current.subscriptionQuota)]
-    gone = {sub.target_id for sub in evicted}
-    store.write_subscriptions(
-        subscriber_id,
-        add=[sub for sub in added if sub.target_id not in gone],
-        remove=[sub.target_id for sub in evicted if sub.target_id in held],
-    )
+    quota = current.subscriptionQuota
+    if added:
+        # More than the quota at once: only the newest `quota` of them could stay anyway.
+        store.write_subscriptions(subscriber_id, add=added[-quota:], remove=[])
+        trim(subscriber_id, quota)
     return {"failureUserList": failures}
+
+
+def trim(subscriber_id: str, quota: int) -> None:
+    """Over the quota, the oldest subscriptions give way: the newest `quota` remain.
+
+    Run after every write that added some, on a strongly consistent read: of concurrent
+    subscribe calls, the last to read sees every one's additions, so when they have all
+    returned the subscriber holds exactly the quota (each trim removes only subscriptions that
+    are among the oldest of everything written, so the trims agree)."""
+    held = store.list_subscriptions(subscriber_id, consistent=True)
+    if len(held) > quota:
+        evicted = [sub.target_id for sub in held[: len(held) - quota]]
+        store.write_subscriptions(subscriber_id, add=[], remove=evicted)
 
 
 def unsubscribe(subscriber_id: str, user_ids: list[str] | None) -> dict[str, Any]:

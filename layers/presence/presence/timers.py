@@ -1,9 +1,12 @@
-"""Delayed work from the SQS delay queue (API.md sections 3 and 6).
+"""Delayed work from the timers queue (API.md sections 3 and 6).
 
-A timer names a user, a kind and when it is due. It may arrive twice, late, or after the user
-came back: each kind re-reads the user's state and acts only if the change is still due, so a
-stale timer does nothing. SQS delays at most 15 minutes; a timer due later hops through the
-queue again until its time.
+A timer names a user, a kind and when it is due (and, for the per-connection kinds, which
+connection). The stream consumer derives timers from every Status write (lifecycle.followups);
+those due within 15 minutes come through SQS's delay, later ones through a one-time EventBridge
+Scheduler schedule that drops the same message into this queue. A timer may arrive twice, late,
+or after the user came back: each kind re-reads the user's state and acts only if its work is
+still due, so a stale timer does nothing; one that arrives early (clock skew) is queued once
+more only if its work is still wanted.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from presence.observability import logger, metrics
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    processor = BatchProcessor(event_type=EventType.SQS)
+    # Every message failing is reported like any partial failure (each returns to the queue).
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response = process_partial_response(
         event=event, record_handler=_handle_record, processor=processor, context=context
     )
@@ -35,7 +39,12 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def parse(body: str) -> Timer:
     value = json.loads(body)
-    return Timer(int(value["dueAt"]), TimerKind(value["kind"]), str(value["userID"]))
+    return Timer(
+        int(value["dueAt"]),
+        TimerKind(value["kind"]),
+        str(value["userID"]),
+        str(value.get("subject", "")),
+    )
 
 
 def _handle_record(record: SQSRecord) -> None:
@@ -44,16 +53,44 @@ def _handle_record(record: SQSRecord) -> None:
 
 def run(timer: Timer) -> None:
     metrics.add_metric(name="TimersRun", unit=MetricUnit.Count, value=1)
-    now = clock.now_ms()
-    if timer.due_at > now:
-        store.send_timers([timer], now)  # not due yet: another hop through the queue
-        return
     if timer.kind is TimerKind.TICK:
-        sessions.on_tick(timer.user_id)
+        tick(timer)
     elif timer.kind is TimerKind.CLEAR_CUSTOM_STATUS:
         clear_custom_status(timer.user_id)
-    else:
+    elif timer.kind is TimerKind.DROP_SUBSCRIPTIONS:
         drop_subscriptions(timer.user_id)
+    elif timer.kind is TimerKind.VERIFY_CONNECTION:
+        sessions.verify(timer.user_id, timer.subject)
+    else:
+        expire_user_sig(timer)
+
+
+def tick(timer: Timer) -> None:
+    """Settle what time has finished (a grace or the OFFLINE retention ended).
+
+    Every pending end has a TICK of its own (derived from the write that started it), so one
+    that finds nothing due is stale and ends here: no timer ever re-queues itself on a guess."""
+    now = clock.now_ms()
+    if timer.due_at > now:  # early (clock skew): once more, at its own time
+        store.send_timers([timer], now)
+        return
+    state = store.get_presence(timer.user_id)
+    due = lifecycle.next_change_due(state, settings.current().timing())
+    if due is not None and due <= now:
+        sessions.on_tick(timer.user_id)
+
+
+def expire_user_sig(timer: Timer) -> None:
+    """Close the connection (as a logout of that device) once its UserSig has expired."""
+    state = store.get_presence(timer.user_id)
+    conn = state.connections.get(timer.subject)
+    if conn is None or conn.dropped_at is not None or conn.sig_expires_at is None:
+        return
+    now = clock.now_ms()
+    if conn.sig_expires_at > now:
+        store.send_timers([timer._replace(due_at=conn.sig_expires_at)], now)
+        return
+    sessions.expire_user_sig(timer.user_id, timer.subject)
 
 
 def clear_custom_status(user_id: str) -> None:
@@ -77,7 +114,9 @@ def _due(
     user_id: str, kind: TimerKind, when: Callable[[PresenceState, Timing], int | None]
 ) -> PresenceState | None:
     """The user's stored state if `when` says the work is due now; None if it is not (any
-    more). Work that is still wanted but not yet due goes back into the queue."""
+    more). A custom-status clear that is still wanted but not yet due (the status was set while
+    the user only looked ONLINE) is queued once more, at most customStatusClearSeconds ahead;
+    a later subscription drop belongs to a later absence, whose own timer is already queued."""
     timing = settings.current().timing()
     state = store.get_presence(user_id)
     now = clock.now_ms()
@@ -85,6 +124,7 @@ def _due(
     if due is None:
         return None
     if due > now:
-        store.send_timers([Timer(due, kind, user_id)], now)
+        if kind is TimerKind.CLEAR_CUSTOM_STATUS:
+            store.send_timers([Timer(due, kind, user_id)], now)
         return None
     return state

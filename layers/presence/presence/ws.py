@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -60,8 +60,15 @@ def connection_id(event: dict[str, Any]) -> str:
     return str(event["requestContext"]["connectionId"])
 
 
-def authenticate_connect(event: dict[str, Any]) -> tuple[str, str]:
-    """(userID, platform) of a $connect, from its query string; raises the contract's errors.
+class ConnectRequest(NamedTuple):
+    user_id: str
+    platform: str
+    sig_expires_at: int  # epoch ms: TLS.time + TLS.expire of the UserSig it was opened with
+
+
+def authenticate_connect(event: dict[str, Any]) -> ConnectRequest:
+    """Who connects, on which platform, until when; from the query string. Raises the
+    contract's errors.
 
     Browsers cannot set headers on a WebSocket, so the UserSig comes as `?userSig=`.
     """
@@ -82,7 +89,8 @@ def authenticate_connect(event: dict[str, Any]) -> tuple[str, str]:
             Code.INVALID_PARAMETER,
             f"platform {platform!r} is not one of {', '.join(sorted(PLATFORMS))}",
         )
-    return user_id, platform
+    sig = auth.decode_user_sig(query["userSig"])  # verified above: decodes
+    return ConnectRequest(user_id, platform, (sig.time + sig.expire) * 1000)
 
 
 def error_frame(message: str) -> dict[str, Any]:

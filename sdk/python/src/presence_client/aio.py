@@ -21,6 +21,7 @@ from ._events import Emitter, Listener, UpdateStream
 from .errors import ErrorCode, PresenceError
 from .models import (
     ERROR,
+    KICK_REASONS,
     KICKED_OUT,
     NET_STATE_CHANGE,
     USER_STATUS_UPDATED,
@@ -209,11 +210,12 @@ class AsyncPresenceClient:
         self._stop_event = asyncio.Event()
         self._stopping = False
         self._active = False  # a session is open (connected or reconnecting)
-        self._kicked = False  # the current socket got {"event": "kickedOut"}
+        self._kicked: KickReason | None = None  # the current socket got {"event": "kickedOut"}
         self._ended: KickedOut | None = None
         self._logout_waiter: asyncio.Future[None] | None = None
         self._pong = asyncio.Event()
         self._known: dict[str, UserStatus] = {}  # the last status seen of each watched user
+        self._emitted: dict[str, int] = {}  # the version last emitted to the app, per user
         self._marks: dict[str, int] = {}  # pushes received per user (to order re-syncs)
         self._wanted: dict[str, None] = {}  # users subscribed through this client, in order
         self._closed = False
@@ -359,6 +361,7 @@ class AsyncPresenceClient:
             self._wanted.pop(user_id, None)
             if user_id != self._user_id:
                 self._known.pop(user_id, None)
+                self._emitted.pop(user_id, None)
         return [FailedUser.from_wire(f) for f in data.get("failureUserList") or []]
 
     async def get_subscriptions(self) -> list[str]:
@@ -519,8 +522,8 @@ class AsyncPresenceClient:
             self._ws = None
             if self._stopping:
                 return
-            if kicked:
-                await self._end_session(KickedOut(KickReason.KICKED))
+            if kicked is not None:
+                await self._end_session(KickedOut(kicked))
                 return
             current = await self._reconnect()
             if current is not None:
@@ -529,9 +532,9 @@ class AsyncPresenceClient:
                 if self._resync_enabled:
                     self._start_resync()
 
-    async def _serve(self, ws: ClientConnection) -> bool:
-        """Read frames until the socket closes; True if the server kicked the session."""
-        self._kicked = False
+    async def _serve(self, ws: ClientConnection) -> KickReason | None:
+        """Read frames until the socket closes; why the server ended the session, if it did."""
+        self._kicked = None
         heartbeat = asyncio.get_running_loop().create_task(self._heartbeat(ws))
         try:
             async for message in ws:
@@ -671,11 +674,14 @@ class AsyncPresenceClient:
                 for s in (data if isinstance(data, list) else [])
                 if isinstance(s, dict) and s.get("userID")
             ]
-            for status in statuses:
+            # (compared with what the app was given: a status only read at login, not emitted,
+            # must not make the push of that same version look old)
+            news = [s for s in statuses if self._is_news(s)]
+            for status in news:
                 self._known[status.user_id] = status
                 self._marks[status.user_id] = self._marks.get(status.user_id, 0) + 1
-            if statuses:
-                self._deliver(statuses)
+            if news:
+                self._deliver(news)
         elif event == "pong":
             logger.debug("pong")
             self._pong.set()
@@ -683,7 +689,7 @@ class AsyncPresenceClient:
             if self._logout_waiter is not None and not self._logout_waiter.done():
                 self._logout_waiter.set_result(None)
         elif event == "kickedOut":
-            self._kicked = True
+            self._kicked = KICK_REASONS.get(str(frame.get("reason")), KickReason.KICKED)
         elif event == "error" or (event is None and "message" in frame):
             code = frame.get("code")
             error = PresenceError(
@@ -696,7 +702,15 @@ class AsyncPresenceClient:
         else:
             logger.debug("ignored a frame: %.200r", message)
 
+    def _is_news(self, status: UserStatus) -> bool:
+        emitted = self._emitted.get(status.user_id)
+        if emitted is not None and status.version and emitted:
+            return status.version > emitted
+        return emitted is None or status.supersedes(self._known.get(status.user_id))
+
     def _deliver(self, statuses: list[UserStatus]) -> None:
+        for status in statuses:
+            self._emitted[status.user_id] = status.version
         self._emitter.emit(USER_STATUS_UPDATED, statuses)
         for stream in list(self._streams):
             stream.put(statuses)
@@ -766,7 +780,7 @@ class AsyncPresenceClient:
         for status in statuses or []:
             if self._marks.get(status.user_id, 0) != marks.get(status.user_id, 0):
                 continue
-            if self._known.get(status.user_id) == status:
+            if not status.supersedes(self._known.get(status.user_id)):
                 continue
             self._known[status.user_id] = status
             changed.append(status)

@@ -60,11 +60,16 @@ def _status_type(value: Any) -> StatusType:
 
 @dataclass(frozen=True)
 class UserStatus:
-    """A user's status: `{"userID", "statusType", "customStatus"}` on the wire."""
+    """A user's status: `{"userID", "statusType", "customStatus", "lastActiveTime", "version"}`
+    on the wire. `last_active_time` is when the user's latest ONLINE period ended (epoch ms; 0
+    while ONLINE, for a user never ONLINE, or when the deployment hides it); `version` grows
+    with every change of the user's status (0: nothing stored, or an older server)."""
 
     user_id: str
     status_type: StatusType
     custom_status: str = ""
+    last_active_time: int = 0
+    version: int = 0
 
     def __str__(self) -> str:
         custom = f" {self.custom_status!r}" if self.custom_status else ""
@@ -76,6 +81,8 @@ class UserStatus:
             user_id=str(obj.get("userID", "")),
             status_type=_status_type(obj.get("statusType", 0)),
             custom_status=str(obj.get("customStatus") or ""),
+            last_active_time=_int(obj.get("lastActiveTime")),
+            version=_int(obj.get("version")),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -83,11 +90,23 @@ class UserStatus:
             "userID": self.user_id,
             "statusType": int(self.status_type),
             "customStatus": self.custom_status,
+            "lastActiveTime": self.last_active_time,
+            "version": self.version,
         }
 
     @property
     def online(self) -> bool:
         return self.status_type == StatusType.ONLINE
+
+    def supersedes(self, held: UserStatus | None) -> bool:
+        """Whether this status should replace `held` (the last one seen of the same user):
+        a higher version wins, whichever way (push or read) each came; an equal or lower one
+        is old news. Without versions (an older server), any different status is news."""
+        if held is None:
+            return True
+        if self.version and held.version:
+            return self.version > held.version
+        return self != held
 
 
 @dataclass(frozen=True)
@@ -149,9 +168,14 @@ class NetStateChange:
 
 class KickReason(StrEnum):
     KICKED = "kicked"
-    """The server sent `{"event": "kickedOut"}` (an admin kicked this user)."""
+    """An admin kicked this user (the server's `{"event": "kickedOut", "reason":
+    "REST_API_Kick"}`, tim-js-sdk's KICKED_OUT_REST_API)."""
+    MULTIPLE_ACCOUNT = "multipleAccount"
+    """The user opened more connections than the deployment allows; this, the oldest, was
+    closed (KICKED_OUT_MULT_ACCOUNT)."""
     USERSIG_EXPIRED = "userSigExpired"
-    """A reconnect was refused with 70001: log in again with a new UserSig."""
+    """The UserSig expired: the server closed the connection, or a reconnect was refused with
+    70001. Log in again with a new UserSig."""
     REFUSED = "refused"
     """A reconnect was refused for another reason (401/403/400; see `error`)."""
 
@@ -162,3 +186,15 @@ class KickedOut:
 
     reason: KickReason
     error: PresenceError | None = None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+KICK_REASONS: Final = {
+    "REST_API_Kick": KickReason.KICKED,
+    "multipleAccount": KickReason.MULTIPLE_ACCOUNT,
+    "userSigExpired": KickReason.USERSIG_EXPIRED,
+}
+"""The server's `kickedOut` reasons (tim-js-sdk's TIM.TYPES.KICKED_OUT_* values)."""

@@ -1,0 +1,53 @@
+"""Races through the local runtime, whose worker processes run invocations at once as Lambda
+does (API.md section 7): many sockets of one user, concurrent subscribes, the connection cap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.e2e.conftest import ONLINE, UNLOGINED, Http, Sockets
+
+Uid = Callable[[str], str]
+Patch = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def test_thirty_sockets_of_one_user_closing_at_once_leave_nobody_online(
+    sockets: Sockets, http: Http, uid: Uid, settings_patch: Patch
+) -> None:
+    settings_patch({"maxConnectionsPerUser": 50})
+    alice, bob = uid("alice"), uid("bob")
+    watcher = sockets.open(bob)
+    http.subscribe(bob, [alice]).ok()
+    opened = [sockets.open(alice) for _ in range(30)]
+    watcher.wait_status(alice, ONLINE)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        list(pool.map(lambda s: s.close(), opened))
+    watcher.wait_status(alice, UNLOGINED, timeout=15)
+    assert http.status_of(alice) == (UNLOGINED, "")
+    assert [s["statusType"] for s in watcher.pushes_about(alice, during=2)] == []
+
+
+def test_concurrent_subscribes_hold_exactly_the_quota(http: Http, uid: Uid) -> None:
+    fan = uid("fan")
+    stars = [[uid(f"star{i}") for _ in range(100)] for i in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(lambda batch: http.subscribe(fan, batch), stars))
+    assert [r.status for r in replies] == [200] * 10
+    held = http.call("/v1/getSubscriptions", {}, user=fan).data["userIDList"]
+    assert len(held) == 200 == len(set(held))
+
+
+def test_the_eleventh_connection_closes_the_oldest(sockets: Sockets, http: Http, uid: Uid) -> None:
+    alice = uid("alice")
+    oldest = sockets.open(alice)
+    oldest.wait_status(alice, ONLINE)
+    others = [sockets.open(alice) for _ in range(10)]
+    frame = oldest.wait_for(lambda f: f.get("event") == "kickedOut", timeout=10)
+    assert frame == {"event": "kickedOut", "reason": "multipleAccount"}
+    assert oldest.closed_by_server()
+    assert http.status_of(alice) == (ONLINE, "")
+    for socket_ in others:
+        socket_.send('{"action": "ping"}')
+        assert socket_.wait_for(lambda f: f.get("event") == "pong")["event"] == "pong"
