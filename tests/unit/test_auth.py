@@ -294,7 +294,7 @@ def test_missing_token_message() -> None:
 
 
 @pytest.mark.parametrize(
-    "field", ["TLS.identifier", "TLS.sdkappid", "TLS.time", "TLS.expire", "TLS.sig"]
+    "field", ["TLS.ver", "TLS.identifier", "TLS.sdkappid", "TLS.time", "TLS.expire", "TLS.sig"]
 )
 def test_missing_field(field: str) -> None:
     doc = signed_doc()
@@ -327,6 +327,14 @@ def test_missing_field(field: str) -> None:
         ("TLS.sig", None),
         ("TLS.userbuf", 7),
         ("TLS.userbuf", None),
+        ("TLS.ver", 2.0),
+        ("TLS.ver", 2),
+        ("TLS.ver", None),
+        ("TLS.ver", ["2.0"]),
+        ("TLS.ver", "2"),
+        ("TLS.ver", "1.0"),
+        ("TLS.ver", "2.0 "),
+        ("TLS.ver", ""),
     ],
 )
 def test_wrong_field_type(field: str, value: object) -> None:
@@ -336,6 +344,31 @@ def test_wrong_field_type(field: str, value: object) -> None:
         verify(pack(doc))
     assert info.value.code == Code.USERSIG_INVALID
     assert field in info.value.message
+
+
+@pytest.mark.parametrize("field", ["TLS.ver", "TLS.identifier", "TLS.userbuf", "TLS.sig"])
+@pytest.mark.parametrize("text", ["\ud800", "\udfff", "ab\udc00cd", "\udc00\ud800"])
+def test_string_field_that_is_not_valid_unicode_is_70003(field: str, text: str) -> None:
+    # json.dumps spells a lone surrogate as the escape \ud800, which json.loads turns back into
+    # a str that no UTF-8 can encode.
+    doc = signed_doc(userbuf="YWJj")
+    doc[field] = text
+    assert "\\ud" in json.dumps(doc)
+    with pytest.raises(PresenceError) as info:
+        verify(pack(doc))
+    assert info.value.code == Code.USERSIG_INVALID
+    assert field in info.value.message
+    assert "Unicode" in info.value.message
+
+
+def test_a_surrogate_pair_is_valid_unicode_and_only_fails_as_a_user_id() -> None:
+    # "\ud83d\ude00" in JSON is one character (U+1F600): valid text, but not printable ASCII.
+    with pytest.raises(PresenceError) as info:
+        verify(pack(signed_doc(identifier="\U0001f600")))
+    assert info.value.code == Code.USERSIG_INVALID
+    assert "identifier is not a valid userID" in info.value.message
+    # and valid Unicode elsewhere is signed as its UTF-8 bytes, like every generator does
+    assert verify(pack(signed_doc(userbuf="caf\u00e9\U0001f600"))) == "alice"
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,7 @@ MAX_TOKEN_CHARS = 4096
 MAX_DECOMPRESSED_BYTES = 8 * 1024
 _MAX_NUMBER_DIGITS = 19  # fits a signed 64-bit integer, like every generator's types
 DEFAULT_EXPIRE_SECONDS = 180 * 86400
+TLS_VERSION = "2.0"
 
 _PRINTABLE_FIRST, _PRINTABLE_LAST = 0x20, 0x7E
 
@@ -105,13 +106,27 @@ def _number_field(obj: dict[str, object], name: str) -> tuple[int, str]:
 
 
 def _string_field(obj: dict[str, object], name: str) -> str:
-    """A required string field."""
+    """A required string field, valid Unicode (what is signed is its UTF-8 encoding)."""
     if name not in obj:
         raise _invalid(f"UserSig is missing the field {name}")
     value = obj[name]
     if not isinstance(value, str):
         raise _invalid(f"UserSig field {name} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 text can hold.
+        raise _invalid(
+            f"UserSig field {name} is not valid Unicode (it contains a lone surrogate)"
+        ) from None
     return value
+
+
+def _check_version(obj: dict[str, object]) -> None:
+    """`TLS.ver` must be the string "2.0", the only format this service reads."""
+    version = _string_field(obj, "TLS.ver")
+    if version != TLS_VERSION:
+        raise _invalid(f'UserSig field TLS.ver must be "{TLS_VERSION}"')
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -156,6 +171,7 @@ def decode_user_sig(token: str) -> UserSig:
     if not isinstance(obj, dict):
         raise _invalid("UserSig content is not a JSON object")
 
+    _check_version(obj)
     identifier = _string_field(obj, "TLS.identifier")
     sdkappid, sdkappid_text = _number_field(obj, "TLS.sdkappid")
     issued, time_text = _number_field(obj, "TLS.time")
@@ -268,7 +284,7 @@ def gen_user_sig(
     issued = int(_time.time()) if now is None else int(now)
     userbuf_b64 = None if userbuf is None else base64.b64encode(userbuf).decode("ascii")
     doc: dict[str, object] = {
-        "TLS.ver": "2.0",
+        "TLS.ver": TLS_VERSION,
         "TLS.identifier": str(user_id),
         "TLS.sdkappid": int(sdkappid),
         "TLS.expire": int(expire),
