@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,7 @@ import boto3
 import pytest
 import TLSSigAPIv2
 from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
 
 from local import template as cfn
 from presence import settings, store
@@ -184,6 +186,25 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def api(aws: dict[str, str]) -> Api:
     return Api()
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serialise moto's DynamoDB requests: each one atomic, as DynamoDB's own are.
+
+    moto's conditional UpdateItem/PutItem reads, checks and writes with no lock, so under
+    threads it loses updates and passes conditions it should fail; DynamoDB does not. This
+    gives moto that one guarantee and nothing more: a read followed by a separate write still
+    races under it, as it would on AWS.
+    """
+    original = DynamoHandler.call_action
+    lock = threading.Lock()
+
+    def call_action(self: DynamoHandler) -> Any:
+        with lock:
+            return original(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
 
 
 @pytest.fixture

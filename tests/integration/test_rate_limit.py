@@ -8,9 +8,9 @@ evaluates the condition and writes back with no lock, so concurrent conditional 
 lose updates and pass conditions they should fail (measured with moto 5.2.5: 20 threads against
 a limit of 5 went wrong in about 1 round in 5 in-process, and in about 1 in 150 in
 ThreadedMotoServer, which serves each request on its own thread with the same backend code).
-DynamoDB itself applies each conditional write to an item atomically. `atomic_dynamodb` gives
-moto that one guarantee, by serialising its DynamoDB requests, and nothing more: a rate limit
-built on a read followed by a separate write still races under it.
+DynamoDB itself applies each conditional write to an item atomically. `atomic_dynamodb` (a
+fixture of conftest.py) gives moto that one guarantee, by serialising its DynamoDB requests, and
+nothing more: a rate limit built on a read followed by a separate write still races under it.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from moto.dynamodb.responses import DynamoHandler
 
 from presence import clock as presence_clock
 from presence import ratelimit
@@ -176,19 +174,6 @@ def test_raising_the_limit_applies_within_the_window(
 
 
 # --- concurrency --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serialise moto's DynamoDB requests: each one atomic, as DynamoDB's own are."""
-    original = DynamoHandler.call_action
-    lock = threading.Lock()
-
-    def call_action(self: DynamoHandler) -> Any:
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
 
 
 def concurrent(call: Callable[[int], Reply], n: int) -> list[Reply]:
