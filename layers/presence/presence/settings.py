@@ -7,6 +7,7 @@ within 5 seconds with no redeploy.
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any, Literal
 
@@ -19,6 +20,10 @@ from presence.lifecycle import Timing
 from presence.validation import describe_validation_error
 
 MAX_AGE_SECONDS = 3.0
+# How long update() keeps retrying a write that lost a race (the function's timeout is 10 s).
+UPDATE_BUDGET_SECONDS = 6.0
+_BACKOFF_BASE_SECONDS = 0.025
+_BACKOFF_CAP_SECONDS = 1.0
 _DAY = 86400
 
 
@@ -104,15 +109,31 @@ def clear_cache() -> None:
 
 
 def update(patch: dict[str, Any]) -> Settings:
-    """Merge a partial settings object into the stored one: all of it valid, or nothing changes."""
-    for _attempt in range(5):
+    """Merge a partial settings object into the stored one: all of it valid, or nothing changes.
+
+    The write is conditional on the item's version, so two admins updating at once never lose
+    each other's change: the one that lost the race reads the new item, merges its patch into
+    it again, and retries after a full-jitter exponential backoff (a random wait up to a
+    doubling cap, so concurrent losers spread out instead of colliding again), for up to
+    UPDATE_BUDGET_SECONDS. Each attempt validates the merged result, so a bad value is 6017
+    at once and never retried.
+    """
+    deadline = time.monotonic() + UPDATE_BUDGET_SECONDS
+    attempt = 0
+    while True:
         stored = store.get_settings_item(consistent=True)
         overrides = _merge(stored.overrides if stored else {}, patch)
         settings = _build(overrides)
         if store.put_settings_item(overrides, expected_version=stored.version if stored else None):
             clear_cache()
             return settings
-    raise PresenceError(Code.SERVER_FAULT, "settings are being updated concurrently; try again")
+        attempt += 1
+        delay = random.uniform(0, min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt))
+        if time.monotonic() + delay >= deadline:
+            raise PresenceError(
+                Code.SERVER_FAULT, "settings are being updated concurrently; try again"
+            )
+        time.sleep(delay)
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
