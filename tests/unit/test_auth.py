@@ -439,3 +439,51 @@ def test_decode_user_sig_rejects_empty() -> None:
 )
 def test_is_valid_user_id(value: object, expected: bool) -> None:
     assert is_valid_user_id(value) is expected
+
+
+# ---------------------------------------------------------------- key rotation
+
+OLD_KEY = "the-previous-key-0123456789abcdef"
+
+
+def test_a_usersig_signed_with_the_current_or_the_previous_key_verifies() -> None:
+    keys = (KEY, OLD_KEY)
+    assert verify(gen_user_sig(APP, KEY, "alice", now=T0), secret_key=keys) == "alice"
+    assert verify(gen_user_sig(APP, OLD_KEY, "bob", now=T0), secret_key=keys) == "bob"
+    tencent = TLSSigAPIv2.TLSSigAPIv2(APP, OLD_KEY).gen_sig("carol")
+    assert verify_user_sig(tencent, sdkappid=APP, secret_key=keys) == "carol"
+    assert code_of(gen_user_sig(APP, "a-third-key", "dave", now=T0), secret_key=keys) == (
+        Code.USERSIG_BAD_SIGNATURE
+    )
+
+
+def test_other_keys_are_asked_for_only_when_no_key_matches() -> None:
+    asked: list[int] = []
+
+    def other_keys() -> tuple[str, ...]:
+        asked.append(1)
+        return (KEY,)
+
+    token = gen_user_sig(APP, KEY, "alice", now=T0)
+    assert verify(token, secret_key=KEY, other_keys=other_keys) == "alice"
+    assert asked == []
+    # signed with the key the other keys hold (the previous one, or one just rotated in)
+    assert verify(token, secret_key=OLD_KEY, other_keys=other_keys) == "alice"
+    assert asked == [1]
+
+
+@pytest.mark.parametrize("others", [(), ("still-not-it",), ("still-not-it", "nor-this")])
+def test_no_matching_other_key_is_70009(others: tuple[str, ...]) -> None:
+    token = gen_user_sig(APP, KEY, "alice", now=T0)
+    assert code_of(token, secret_key=OLD_KEY, other_keys=lambda: others) == (
+        Code.USERSIG_BAD_SIGNATURE
+    )
+
+
+def test_other_keys_are_not_asked_for_a_token_refused_before_the_signature() -> None:
+    def other_keys() -> tuple[str, ...]:
+        raise AssertionError("asked")
+
+    assert code_of("garbage", other_keys=other_keys) == Code.USERSIG_INVALID
+    other_app = gen_user_sig(APP + 1, KEY, "alice", now=T0)
+    assert code_of(other_app, other_keys=other_keys) == Code.SDKAPPID_MISMATCH

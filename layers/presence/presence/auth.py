@@ -15,6 +15,7 @@ import hmac
 import json
 import time as _time
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -223,15 +224,30 @@ def _utc(ts: int) -> str:
         return f"unix time {ts}"
 
 
+def _signed_with_one_of(user_sig: UserSig, keys: Iterable[str]) -> bool:
+    """Whether `TLS.sig` is the signature of one of `keys`, tried in turn (constant time each;
+    stopping at the match tells only which key it was, nothing of any key)."""
+    given = user_sig.sig.encode("utf-8")
+    return any(
+        hmac.compare_digest(user_sig.expected_sig(key).encode("ascii"), given) for key in keys
+    )
+
+
 def verify_user_sig(
     token: str | None,
     *,
     sdkappid: int,
-    secret_key: str,
+    secret_key: str | Sequence[str],
     claimed_user_id: str | None = None,
     now: float | None = None,
+    other_keys: Callable[[], Iterable[str]] | None = None,
 ) -> str:
     """Verify a UserSig and return the caller's userID (its `TLS.identifier`).
+
+    `secret_key` is the deployment's key (or several): a UserSig signed with any of them
+    verifies. When none matches, `other_keys` (if given) is asked for more keys, tried in turn
+    (and no further once one matches) before refusing: while a key is rotated, the previous
+    one (API.md section 1).
 
     Checks, in order: present and decodable (70003), identifier a valid userID (70003),
     SDKAppID (70014), signature (70009), expiry (70001), claimed userID (70013).
@@ -249,12 +265,14 @@ def verify_user_sig(
             Code.SDKAPPID_MISMATCH,
             f"UserSig is for SDKAppID {user_sig.sdkappid}, this service is SDKAppID {sdkappid}",
         )
-    expected = user_sig.expected_sig(secret_key).encode("ascii")
-    if not hmac.compare_digest(expected, user_sig.sig.encode("utf-8")):
-        raise PresenceError(
-            Code.USERSIG_BAD_SIGNATURE,
-            "UserSig signature does not verify (signed with another key, or altered)",
-        )
+    keys = (secret_key,) if isinstance(secret_key, str) else tuple(secret_key)
+    if not _signed_with_one_of(user_sig, keys):
+        more = other_keys() if other_keys is not None else ()
+        if not _signed_with_one_of(user_sig, more):
+            raise PresenceError(
+                Code.USERSIG_BAD_SIGNATURE,
+                "UserSig signature does not verify (signed with another key, or altered)",
+            )
     current = _time.time() if now is None else now
     expires_at = user_sig.time + user_sig.expire
     if expires_at <= current:

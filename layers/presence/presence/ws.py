@@ -74,6 +74,7 @@ def authenticate_connect(event: dict[str, Any]) -> tuple[str, str]:
         query.get("userSig"),
         sdkappid=config.sdkappid(),
         secret_key=store.usersig_secret_key(),
+        other_keys=store.other_usersig_secret_keys,
         claimed_user_id=query.get("userID") or None,
     )
     platform = query.get("platform") or DEFAULT_PLATFORM
