@@ -114,7 +114,11 @@ ASSUMPTIONS = {
         "messages sent and received without singling them out)"
     ),
     "settings": "settings cache warm (a cold container adds one 0.5 RRU GetItem per 3 s)",
-    "secret": "UserSig key cached (Secrets Manager GetSecretValue once per 5 min per container)",
+    "secret": (
+        "UserSig key cached (Secrets Manager GetSecretValue once per minute per container; "
+        "the previous key, read only when a UserSig does not verify with the current one, "
+        "likewise)"
+    ),
 }
 
 

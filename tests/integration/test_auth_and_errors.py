@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import zlib
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from tests.integration.conftest import (
     SECRET_KEY,
     Api,
     Reply,
+    World,
     handler_module,
     lambda_context,
     user_sig,
@@ -198,6 +200,94 @@ GOOD_DOC = {
 def test_undecodable_usersig_is_70003(api: Api, token: str) -> None:
     reply = api.call("get_user_status", {"userIDList": ["bob"]}, token=token)
     assert_refused(reply, 401, 70003)
+
+
+def signed_doc_with(field: str, value: Any, user_id: str = "alice") -> dict[str, Any]:
+    """A UserSig document signed with the deployment's key (with a userbuf), then `field` set."""
+    issued = int(time.time())
+    doc: dict[str, Any] = {
+        "TLS.ver": "2.0",
+        "TLS.identifier": user_id,
+        "TLS.sdkappid": SDKAPPID,
+        "TLS.expire": 3600,
+        "TLS.time": issued,
+        "TLS.userbuf": "YWJj",
+    }
+    doc["TLS.sig"] = auth.sign(user_id, SDKAPPID, issued, 3600, "YWJj", SECRET_KEY)
+    doc[field] = value
+    return doc
+
+
+def assert_no_fault_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A refusal is logged as a refusal: no error record, no stack trace."""
+    faults = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not faults, [r.getMessage() for r in faults]
+
+
+# Each string field spelled with a lone surrogate (JSON escape \ud800), which is not valid
+# Unicode, and the fields of the wrong type or value: all 70003, naming the field.
+BAD_FIELDS = [
+    *[(f, "\ud800") for f in ("TLS.sig", "TLS.userbuf", "TLS.identifier", "TLS.ver")],
+    ("TLS.sig", "abc\udfffdef"),
+    ("TLS.userbuf", ["YWJj"]),
+    ("TLS.identifier", 7),
+    ("TLS.ver", 2.0),
+    ("TLS.ver", "2"),
+    ("TLS.ver", "1.0"),
+    ("TLS.ver", None),
+    ("TLS.time", True),
+    ("TLS.expire", "3600.0"),
+    ("TLS.sdkappid", "\ud800"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_FIELDS, ids=lambda v: ascii(v))
+def test_a_usersig_field_of_the_wrong_type_or_not_unicode_is_70003(
+    api: Api, caplog: pytest.LogCaptureFixture, field: str, value: Any
+) -> None:
+    token = token_from_doc(signed_doc_with(field, value))
+    message = assert_refused(
+        api.call("set_self_status", {"customStatus": "x"}, token=token), 401, 70003
+    )
+    assert field in message, message
+    assert status_of(api, "alice")["customStatus"] == ""
+    assert_no_fault_logged(caplog)
+
+
+def test_a_usersig_without_tls_ver_is_70003(api: Api) -> None:
+    doc = signed_doc_with("TLS.ver", None)
+    del doc["TLS.ver"]
+    message = assert_refused(
+        api.call("get_subscriptions", {}, token=token_from_doc(doc)), 401, 70003
+    )
+    assert "TLS.ver" in message
+    # the same document with "TLS.ver": "2.0" is accepted: only the version was wrong
+    assert (
+        api.call("get_subscriptions", {}, token=token_from_doc({**doc, "TLS.ver": "2.0"})).status
+        == 200
+    )
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_FIELDS, ids=lambda v: ascii(v))
+def test_a_websocket_handshake_with_a_bad_usersig_field_is_401_70003(
+    api: Api, world: World, caplog: pytest.LogCaptureFixture, field: str, value: Any
+) -> None:
+    connection_id, answer = world.connect(
+        "alice", token=token_from_doc(signed_doc_with(field, value))
+    )
+    assert answer["statusCode"] == 401, answer
+    body = json.loads(answer["body"])
+    assert body["code"] == 70003
+    assert field in body["message"]
+    assert store.get_connection_user(connection_id) is None
+    assert status_of(api, "alice")["statusType"] == UNLOGINED
+    assert_no_fault_logged(caplog)
+
+
+def test_tencent_generator_tokens_still_open_a_websocket(api: Api, world: World) -> None:
+    _, answer = world.connect("alice", token=user_sig("alice"))
+    assert answer["statusCode"] == 200
+    assert status_of(api, "alice")["statusType"] == 1
 
 
 @pytest.mark.parametrize("identifier", ["", "u" * 33, "tab\there", "é"])

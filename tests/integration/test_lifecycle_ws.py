@@ -175,7 +175,7 @@ def test_status_is_per_user_not_per_device(api: Api, world: World) -> None:
 
 def test_logout_is_immediate_unlogined_even_on_native(api: Api, world: World) -> None:
     connection_id = world.online("alice", "ios")
-    answer = world.send(connection_id, json.dumps({"action": "logout"}))
+    answer = world.send(connection_id, json.dumps(ensure_ascii=False, obj={"action": "logout"}))
     assert answer["statusCode"] == 200
     assert world.control_frames(connection_id) == [{"event": "loggedOut"}]
     assert connection_id in world.closed
@@ -189,7 +189,7 @@ def test_logout_is_immediate_unlogined_even_on_native(api: Api, world: World) ->
 def test_logout_of_one_device_keeps_the_other_online(api: Api, world: World) -> None:
     web = world.online("alice", "web")
     world.online("alice", "android")
-    world.send(web, json.dumps({"action": "logout"}))
+    world.send(web, json.dumps(ensure_ascii=False, obj={"action": "logout"}))
     assert status_of(api, "alice") == (ONLINE, "")
 
 
@@ -198,7 +198,7 @@ def test_logout_of_one_device_keeps_the_other_online(api: Api, world: World) -> 
 
 def test_ping_answers_pong(world: World) -> None:
     connection_id = world.online("alice")
-    answer = world.send(connection_id, json.dumps({"action": "ping"}))
+    answer = world.send(connection_id, json.dumps(ensure_ascii=False, obj={"action": "ping"}))
     assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"event": "pong"})
 
 
@@ -215,6 +215,54 @@ def test_unknown_frames_get_an_error_frame_and_the_socket_stays(
     assert frame["event"] == "error" and frame["code"] == 6017 and frame["message"]
     assert connection_id not in world.closed
     assert status_of(api, "alice") == (ONLINE, "")
+
+
+HUGE = 100_000  # characters: far beyond what any error frame may quote
+
+
+def as_text(value: object) -> str:
+    """A JSON text frame as a client sends it (UTF-8, characters not escaped)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+# Each frame repeats a letter that appears nowhere in the service's own wording.
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [
+        pytest.param(as_text({"action": "\u00e9" * HUGE}), "\u00e9", id="100KB-action"),
+        pytest.param("\u00df" * HUGE, "\u00df", id="100KB-non-JSON"),
+        pytest.param("\U0001f600" * HUGE, "\U0001f600", id="100K-emoji-non-JSON"),
+        pytest.param(as_text({"action": ["\u00f8" * HUGE]}), "\u00f8", id="100KB-list-action"),
+        pytest.param(as_text({"data": "\u00fe" * HUGE}), "\u00fe", id="100KB-no-action"),
+        pytest.param(as_text(["\u00fc" * HUGE]), "\u00fc", id="100KB-JSON-array"),
+    ],
+)
+def test_an_error_frame_quotes_at_most_64_characters_of_a_huge_frame(
+    api: Api, world: World, body: str, sent: str
+) -> None:
+    connection_id = world.online("alice")
+    answer = world.send(connection_id, body)
+    assert answer["statusCode"] == 200
+    # 64 characters of any kind, even escaped as JSON surrogate pairs, and the wording: < 1 KB
+    assert len(answer["body"]) < 1024, len(answer["body"])
+    frame = json.loads(answer["body"])
+    assert frame["event"] == "error" and frame["code"] == 6017
+    message = frame["message"]
+    # some of what was sent is quoted (a letter that appears nowhere else), at most 64 characters
+    assert 50 <= message.count(sent) <= 64, message
+    assert "\u2026" in message  # says it was cut
+    assert connection_id not in world.closed
+    assert status_of(api, "alice") == (ONLINE, "")
+
+
+@pytest.mark.parametrize(
+    ("body", "quoted"),
+    [('{"action": "dance"}', "'dance'"), ("hello", "'hello'"), ('{"action": 5}', "'5'")],
+)
+def test_an_error_frame_quotes_a_short_frame_whole(world: World, body: str, quoted: str) -> None:
+    connection_id = world.online("alice")
+    message = json.loads(world.send(connection_id, body)["body"])["message"]
+    assert quoted in message and "\u2026" not in message, message
 
 
 # --- custom status clearing ---------------------------------------------------------------------

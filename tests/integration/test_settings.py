@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Api
+from tests.integration.conftest import Api, concurrently
 
 DEFAULTS: dict[str, Any] = {
     "edition": "ultimate",
@@ -100,3 +100,42 @@ def test_admin_user_id_can_be_moved(api: Api, fresh_settings) -> None:  # type: 
 def test_settings_body_must_be_an_object(api: Api) -> None:
     reply = api.call("admin_update_settings", raw_body="[1]", user="administrator")
     assert (reply.status, reply.code) == (400, 6027)
+
+
+# --- concurrent updates -------------------------------------------------------------------------
+
+# Nine admins, each changing a different setting at the same moment.
+CONCURRENT_PATCHES: list[dict[str, Any]] = [
+    {"friendStatusNotify": True},
+    {"maxQueryUserIDs": 400},
+    {"maxSubscribeUserIDs": 90},
+    {"maxCustomStatusBytes": 50},
+    {"subscriptionQuota": 150},
+    {"customStatusClearSeconds": 20},
+    {"reconnectGraceSeconds": 7},
+    {"subscriptionRetentionSeconds": 1800},
+    {"offlineRetentionSeconds": 86400},
+]
+
+
+def update_all_at_once(api: Api, patches: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Send every patch at the same moment (threads released together): (status, code) each."""
+
+    def update(i: int) -> tuple[int, int]:
+        reply = api.update_settings(patches[i])
+        return reply.status, reply.code
+
+    return concurrently(update, len(patches))
+
+
+@pytest.mark.usefixtures("atomic_dynamodb")
+def test_concurrent_updates_of_different_fields_all_apply(api: Api) -> None:
+    assert get_settings(api) == DEFAULTS  # warm the clients and the secret, as a live function
+    expected = DEFAULTS.copy()
+    for patch in CONCURRENT_PATCHES:
+        expected.update(patch)
+    for round_ in range(3):  # each round starts from the defaults again
+        assert api.update_settings(DEFAULTS).status == 200
+        outcomes = update_all_at_once(api, CONCURRENT_PATCHES)
+        assert outcomes == [(200, 0)] * len(CONCURRENT_PATCHES), (round_, outcomes)
+        assert get_settings(api) == expected, round_

@@ -294,7 +294,7 @@ def test_missing_token_message() -> None:
 
 
 @pytest.mark.parametrize(
-    "field", ["TLS.identifier", "TLS.sdkappid", "TLS.time", "TLS.expire", "TLS.sig"]
+    "field", ["TLS.ver", "TLS.identifier", "TLS.sdkappid", "TLS.time", "TLS.expire", "TLS.sig"]
 )
 def test_missing_field(field: str) -> None:
     doc = signed_doc()
@@ -327,6 +327,14 @@ def test_missing_field(field: str) -> None:
         ("TLS.sig", None),
         ("TLS.userbuf", 7),
         ("TLS.userbuf", None),
+        ("TLS.ver", 2.0),
+        ("TLS.ver", 2),
+        ("TLS.ver", None),
+        ("TLS.ver", ["2.0"]),
+        ("TLS.ver", "2"),
+        ("TLS.ver", "1.0"),
+        ("TLS.ver", "2.0 "),
+        ("TLS.ver", ""),
     ],
 )
 def test_wrong_field_type(field: str, value: object) -> None:
@@ -336,6 +344,31 @@ def test_wrong_field_type(field: str, value: object) -> None:
         verify(pack(doc))
     assert info.value.code == Code.USERSIG_INVALID
     assert field in info.value.message
+
+
+@pytest.mark.parametrize("field", ["TLS.ver", "TLS.identifier", "TLS.userbuf", "TLS.sig"])
+@pytest.mark.parametrize("text", ["\ud800", "\udfff", "ab\udc00cd", "\udc00\ud800"])
+def test_string_field_that_is_not_valid_unicode_is_70003(field: str, text: str) -> None:
+    # json.dumps spells a lone surrogate as the escape \ud800, which json.loads turns back into
+    # a str that no UTF-8 can encode.
+    doc = signed_doc(userbuf="YWJj")
+    doc[field] = text
+    assert "\\ud" in json.dumps(doc)
+    with pytest.raises(PresenceError) as info:
+        verify(pack(doc))
+    assert info.value.code == Code.USERSIG_INVALID
+    assert field in info.value.message
+    assert "Unicode" in info.value.message
+
+
+def test_a_surrogate_pair_is_valid_unicode_and_only_fails_as_a_user_id() -> None:
+    # "\ud83d\ude00" in JSON is one character (U+1F600): valid text, but not printable ASCII.
+    with pytest.raises(PresenceError) as info:
+        verify(pack(signed_doc(identifier="\U0001f600")))
+    assert info.value.code == Code.USERSIG_INVALID
+    assert "identifier is not a valid userID" in info.value.message
+    # and valid Unicode elsewhere is signed as its UTF-8 bytes, like every generator does
+    assert verify(pack(signed_doc(userbuf="caf\u00e9\U0001f600"))) == "alice"
 
 
 @pytest.mark.parametrize(
@@ -406,3 +439,51 @@ def test_decode_user_sig_rejects_empty() -> None:
 )
 def test_is_valid_user_id(value: object, expected: bool) -> None:
     assert is_valid_user_id(value) is expected
+
+
+# ---------------------------------------------------------------- key rotation
+
+OLD_KEY = "the-previous-key-0123456789abcdef"
+
+
+def test_a_usersig_signed_with_the_current_or_the_previous_key_verifies() -> None:
+    keys = (KEY, OLD_KEY)
+    assert verify(gen_user_sig(APP, KEY, "alice", now=T0), secret_key=keys) == "alice"
+    assert verify(gen_user_sig(APP, OLD_KEY, "bob", now=T0), secret_key=keys) == "bob"
+    tencent = TLSSigAPIv2.TLSSigAPIv2(APP, OLD_KEY).gen_sig("carol")
+    assert verify_user_sig(tencent, sdkappid=APP, secret_key=keys) == "carol"
+    assert code_of(gen_user_sig(APP, "a-third-key", "dave", now=T0), secret_key=keys) == (
+        Code.USERSIG_BAD_SIGNATURE
+    )
+
+
+def test_other_keys_are_asked_for_only_when_no_key_matches() -> None:
+    asked: list[int] = []
+
+    def other_keys() -> tuple[str, ...]:
+        asked.append(1)
+        return (KEY,)
+
+    token = gen_user_sig(APP, KEY, "alice", now=T0)
+    assert verify(token, secret_key=KEY, other_keys=other_keys) == "alice"
+    assert asked == []
+    # signed with the key the other keys hold (the previous one, or one just rotated in)
+    assert verify(token, secret_key=OLD_KEY, other_keys=other_keys) == "alice"
+    assert asked == [1]
+
+
+@pytest.mark.parametrize("others", [(), ("still-not-it",), ("still-not-it", "nor-this")])
+def test_no_matching_other_key_is_70009(others: tuple[str, ...]) -> None:
+    token = gen_user_sig(APP, KEY, "alice", now=T0)
+    assert code_of(token, secret_key=OLD_KEY, other_keys=lambda: others) == (
+        Code.USERSIG_BAD_SIGNATURE
+    )
+
+
+def test_other_keys_are_not_asked_for_a_token_refused_before_the_signature() -> None:
+    def other_keys() -> tuple[str, ...]:
+        raise AssertionError("asked")
+
+    assert code_of("garbage", other_keys=other_keys) == Code.USERSIG_INVALID
+    other_app = gen_user_sig(APP + 1, KEY, "alice", now=T0)
+    assert code_of(other_app, other_keys=other_keys) == Code.SDKAPPID_MISMATCH

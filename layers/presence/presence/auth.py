@@ -15,6 +15,7 @@ import hmac
 import json
 import time as _time
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -37,6 +38,7 @@ MAX_TOKEN_CHARS = 4096
 MAX_DECOMPRESSED_BYTES = 8 * 1024
 _MAX_NUMBER_DIGITS = 19  # fits a signed 64-bit integer, like every generator's types
 DEFAULT_EXPIRE_SECONDS = 180 * 86400
+TLS_VERSION = "2.0"
 
 _PRINTABLE_FIRST, _PRINTABLE_LAST = 0x20, 0x7E
 
@@ -105,13 +107,27 @@ def _number_field(obj: dict[str, object], name: str) -> tuple[int, str]:
 
 
 def _string_field(obj: dict[str, object], name: str) -> str:
-    """A required string field."""
+    """A required string field, valid Unicode (what is signed is its UTF-8 encoding)."""
     if name not in obj:
         raise _invalid(f"UserSig is missing the field {name}")
     value = obj[name]
     if not isinstance(value, str):
         raise _invalid(f"UserSig field {name} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON can spell a lone surrogate ("\ud800"), which no UTF-8 text can hold.
+        raise _invalid(
+            f"UserSig field {name} is not valid Unicode (it contains a lone surrogate)"
+        ) from None
     return value
+
+
+def _check_version(obj: dict[str, object]) -> None:
+    """`TLS.ver` must be the string "2.0", the only format this service reads."""
+    version = _string_field(obj, "TLS.ver")
+    if version != TLS_VERSION:
+        raise _invalid(f'UserSig field TLS.ver must be "{TLS_VERSION}"')
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -156,6 +172,7 @@ def decode_user_sig(token: str) -> UserSig:
     if not isinstance(obj, dict):
         raise _invalid("UserSig content is not a JSON object")
 
+    _check_version(obj)
     identifier = _string_field(obj, "TLS.identifier")
     sdkappid, sdkappid_text = _number_field(obj, "TLS.sdkappid")
     issued, time_text = _number_field(obj, "TLS.time")
@@ -207,15 +224,30 @@ def _utc(ts: int) -> str:
         return f"unix time {ts}"
 
 
+def _signed_with_one_of(user_sig: UserSig, keys: Iterable[str]) -> bool:
+    """Whether `TLS.sig` is the signature of one of `keys`, tried in turn (constant time each;
+    stopping at the match tells only which key it was, nothing of any key)."""
+    given = user_sig.sig.encode("utf-8")
+    return any(
+        hmac.compare_digest(user_sig.expected_sig(key).encode("ascii"), given) for key in keys
+    )
+
+
 def verify_user_sig(
     token: str | None,
     *,
     sdkappid: int,
-    secret_key: str,
+    secret_key: str | Sequence[str],
     claimed_user_id: str | None = None,
     now: float | None = None,
+    other_keys: Callable[[], Iterable[str]] | None = None,
 ) -> str:
     """Verify a UserSig and return the caller's userID (its `TLS.identifier`).
+
+    `secret_key` is the deployment's key (or several): a UserSig signed with any of them
+    verifies. When none matches, `other_keys` (if given) is asked for more keys, tried in turn
+    (and no further once one matches) before refusing: while a key is rotated, the previous
+    one (API.md section 1).
 
     Checks, in order: present and decodable (70003), identifier a valid userID (70003),
     SDKAppID (70014), signature (70009), expiry (70001), claimed userID (70013).
@@ -233,12 +265,14 @@ def verify_user_sig(
             Code.SDKAPPID_MISMATCH,
             f"UserSig is for SDKAppID {user_sig.sdkappid}, this service is SDKAppID {sdkappid}",
         )
-    expected = user_sig.expected_sig(secret_key).encode("ascii")
-    if not hmac.compare_digest(expected, user_sig.sig.encode("utf-8")):
-        raise PresenceError(
-            Code.USERSIG_BAD_SIGNATURE,
-            "UserSig signature does not verify (signed with another key, or altered)",
-        )
+    keys = (secret_key,) if isinstance(secret_key, str) else tuple(secret_key)
+    if not _signed_with_one_of(user_sig, keys):
+        more = other_keys() if other_keys is not None else ()
+        if not _signed_with_one_of(user_sig, more):
+            raise PresenceError(
+                Code.USERSIG_BAD_SIGNATURE,
+                "UserSig signature does not verify (signed with another key, or altered)",
+            )
     current = _time.time() if now is None else now
     expires_at = user_sig.time + user_sig.expire
     if expires_at <= current:
@@ -268,7 +302,7 @@ def gen_user_sig(
     issued = int(_time.time()) if now is None else int(now)
     userbuf_b64 = None if userbuf is None else base64.b64encode(userbuf).decode("ascii")
     doc: dict[str, object] = {
-        "TLS.ver": "2.0",
+        "TLS.ver": TLS_VERSION,
         "TLS.identifier": str(user_id),
         "TLS.sdkappid": int(sdkappid),
         "TLS.expire": int(expire),

@@ -104,6 +104,7 @@ def authenticate(request: Request) -> Caller:
         token.strip(),
         sdkappid=config.sdkappid(),
         secret_key=store.usersig_secret_key(),
+        other_keys=store.other_usersig_secret_keys,
         claimed_user_id=request.headers.get("x-user-id") or None,
     )
     return Caller(user_id)

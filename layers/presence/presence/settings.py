@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from presence import store
+from presence import retry, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Timing
@@ -118,15 +118,24 @@ def clear_cache() -> None:
 
 
 def update(patch: dict[str, Any]) -> Settings:
-    """Merge a partial settings object into the stored one: all of it valid, or nothing changes."""
-    for _attempt in range(5):
+    """Merge a partial settings object into the stored one: all of it valid, or nothing changes.
+
+    The write is conditional on the item's version, so two admins updating at once never lose
+    each other's change: the one that lost the race reads the new item, merges its patch into
+    it again and retries (presence.retry: full-jitter backoff within a time budget). Each
+    attempt validates the merged result, so a bad value is 6017 at once and never retried.
+    """
+
+    def attempt() -> Settings | None:
         stored = store.get_settings_item(consistent=True)
         overrides = _merge(stored.overrides if stored else {}, patch)
         settings = _build(overrides)
         if store.put_settings_item(overrides, expected_version=stored.version if stored else None):
             clear_cache()
             return settings
-    raise PresenceError(Code.SERVER_FAULT, "settings are being updated concurrently; try again")
+        return None
+
+    return retry.until_done(attempt, what="the settings")
 
 
 def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

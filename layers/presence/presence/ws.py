@@ -81,6 +81,7 @@ def authenticate_connect(event: dict[str, Any]) -> ConnectRequest:
         query.get("userSig"),
         sdkappid=config.sdkappid(),
         secret_key=store.usersig_secret_key(),
+        other_keys=store.other_usersig_secret_keys,
         claimed_user_id=query.get("userID") or None,
     )
     platform = query.get("platform") or DEFAULT_PLATFORM
@@ -97,12 +98,35 @@ def error_frame(message: str) -> dict[str, Any]:
     return {"event": "error", "code": int(Code.INVALID_PARAMETER), "message": message}
 
 
+QUOTE_MAX_CHARS = 64  # of what the client sent, in an error message (API.md section 6)
+_FRAME_SHAPE = 'frames must be JSON objects like {"action": "ping"}'
+
+
+def quote(text: str, limit: int = QUOTE_MAX_CHARS) -> str:
+    """`text` as a quoted literal, cut to its first `limit` characters (then an ellipsis).
+
+    Whatever a client sends, the error frame that quotes it stays small.
+    """
+    if len(text) > limit:
+        return repr(text[:limit]) + "\u2026"
+    return repr(text)
+
+
 def describe_unknown_frame(body: str | None) -> str:
-    """Why a frame reached $default: not JSON, no action, or an action nobody serves."""
+    """Why a frame reached $default: not JSON, no action, or an action nobody serves.
+
+    The message quotes at most QUOTE_MAX_CHARS characters of what the client sent.
+    """
+    text = body or ""
     try:
-        value = json.loads(body or "")
+        value = json.loads(text)
     except (ValueError, RecursionError):
-        return 'frames must be JSON objects like {"action": "ping"}'
+        return f"frame {quote(text)} is not JSON; {_FRAME_SHAPE}"
     if not isinstance(value, dict) or "action" not in value:
-        return 'frames must be JSON objects with an "action" field'
-    return f"unknown action {value['action']!r}; known actions: ping, logout"
+        return f'frame {quote(text)} has no "action" field; {_FRAME_SHAPE}'
+    action = value["action"]
+    try:
+        shown = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        shown = text
+    return f"unknown action {quote(shown)}; known actions: ping, logout"
