@@ -1,0 +1,137 @@
+"""The demo page in two browser windows: each sees the other's changes live."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.browser.conftest import ONLINE, UNLOGINED, DemoRuntime
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_ENV = "PRESENCE_DEMO_SCREENSHOT"  # e.g. docs/demo.png: where the screenshot goes
+
+
+def sign_in(page: Page, demo: DemoRuntime, user_id: str) -> None:
+    page.goto(f"{demo.demo_url}/")
+    page.fill("#login-user", user_id)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#app-view")).to_be_visible()
+    expect(page.locator("#net")).to_have_attribute("data-state", "connected")
+    expect(page.locator("#me-status")).to_have_attribute("data-status-type", str(ONLINE))
+
+
+def contact(page: Page, user_id: str) -> Locator:
+    return page.locator(f'#contact-list [data-user="{user_id}"]')
+
+
+def test_sdk_module_and_usersig_route(demo: DemoRuntime, new_page: Callable[..., Page]) -> None:
+    page = new_page()
+    page.goto(f"{demo.demo_url}/")
+    values = page.evaluate(
+        """async () => {
+            const { default: TIM } = await import('/sdk/index.js');
+            const sig = await (await fetch('/usersig?userID=probe')).json();
+            const bad = await fetch('/usersig?userID=');
+            return { event: TIM.EVENT, types: TIM.TYPES, sig: typeof sig.userSig,
+                     bad: bad.status, config: await (await fetch('/config.json')).json() };
+        }"""
+    )
+    assert values["event"]["USER_STATUS_UPDATED"] == "onUserStatusUpdated"
+    assert values["types"]["USER_STATUS_UNLOGINED"] == UNLOGINED
+    assert values["sig"] == "string"
+    assert values["bad"] == 400
+    assert values["config"] == {
+        "SDKAppID": 1400000000,
+        "httpUrl": demo.http_url,
+        "wsUrl": demo.ws_url,
+    }
+
+
+def test_two_windows_see_each_others_changes(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    alice, bob = uid("alice"), uid("bob")
+    a, b = new_page(), new_page()
+    sign_in(a, demo, alice)
+    sign_in(b, demo, bob)
+
+    # alice adds bob as a contact, which subscribes to him; he is online
+    a.fill("#add-input", bob)
+    a.click("#add-form button[type=submit]")
+    expect(contact(a, bob)).to_have_attribute("data-following", "yes")
+    expect(contact(a, bob)).to_have_attribute("data-status-type", str(ONLINE))
+
+    # bob sets a custom status: alice's window shows it without reloading
+    b.fill("#status-input", "In a call")
+    b.click("#status-form button[type=submit]")
+    expect(b.locator("#me-status")).to_contain_text("In a call")
+    expect(contact(a, bob).locator(".contact-custom")).to_have_text("In a call")
+
+    # bob signs out: alice sees him logged out (UNLOGINED) at once, no grace for a logout
+    b.click("#logout")
+    expect(b.locator("#login-view")).to_be_visible()
+    expect(contact(a, bob)).to_have_attribute("data-status-type", str(UNLOGINED))
+    expect(contact(a, bob).locator(".contact-seen")).to_contain_text("Logged out")
+
+    # unfollowed, bob's next change does not reach alice's window
+    contact(a, bob).locator(".follow").click()
+    expect(contact(a, bob)).to_have_attribute("data-following", "no")
+    demo.call(bob, "setSelfStatus", {"customStatus": "back later"})
+    a.wait_for_timeout(1500)
+    expect(contact(a, bob).locator(".contact-custom")).not_to_have_text("back later")
+    assert a.errors == [] and b.errors == []  # type: ignore[attr-defined]
+
+
+def test_screenshot_of_two_windows(
+    demo: DemoRuntime, new_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    """Two demo windows side by side (alice's and bob's), in one picture. Saved to
+    $PRESENCE_DEMO_SCREENSHOT when set (`PRESENCE_DEMO_SCREENSHOT=docs/demo.png` refreshes the
+    README's picture), else to a temporary file."""
+    a, b = new_page(880, 620), new_page(880, 620)
+    sign_in(a, demo, "alice")
+    sign_in(b, demo, "bob")
+    for page, other in ((a, "bob"), (b, "alice")):
+        contact(page, other).locator(".follow").click()
+        expect(contact(page, other)).to_have_attribute("data-following", "yes")
+    contact(a, "carol").locator(".follow").click()
+    expect(contact(a, "carol")).to_have_attribute("data-following", "yes")
+    demo.call("carol", "setSelfStatus", {"customStatus": "On vacation"})
+    a.fill("#status-input", "In a meeting")
+    a.click("#status-form button[type=submit]")
+    b.click(".chip >> text=Listening to music")
+    expect(contact(a, "bob").locator(".contact-custom")).to_have_text("Listening to music")
+    expect(contact(b, "alice").locator(".contact-custom")).to_have_text("In a meeting")
+    expect(contact(a, "carol").locator(".contact-custom")).to_have_text("On vacation")
+    a.wait_for_timeout(800)  # let the highlight fade
+
+    shots = [page.screenshot() for page in (a, b)]
+    frame = new_page(1820, 660)
+    urls = [f"data:image/png;base64,{base64.b64encode(s).decode()}" for s in shots]
+    frame.set_content(
+        "<body style='margin:0;padding:20px;background:#dfe3ec;display:flex;gap:20px'>"
+        + "".join(
+            f"<div style='border-radius:10px;overflow:hidden;box-shadow:0 6px 24px #0003'>"
+            f"<div style='height:28px;background:#f6f7fa;border-bottom:1px solid #e3e6ee;"
+            f"font:12px system-ui;color:#778;display:flex;align-items:center;padding:0 12px'>"
+            f"<span style='color:#e66'>●</span>&nbsp;<span style='color:#eb5'>●</span>&nbsp;"
+            f"<span style='color:#5b6'>●</span>&nbsp;&nbsp;{who} — 127.0.0.1:3002</div>"
+            f"<img src='{url}' width=880 height=620 style='display:block'></div>"
+            for who, url in zip(("alice", "bob"), urls, strict=True)
+        )
+        + "</body>"
+    )
+    target = os.environ.get(SCREENSHOT_ENV)
+    path = ROOT / target if target else tmp_path / "demo.png"
+    frame.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 20_000
