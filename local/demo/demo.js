@@ -191,7 +191,8 @@ async function refresh(userIDs) {
   const { data } = await tim.getUserStatus({ userIDList: ids });
   for (const status of data.successUserList) {
     const contact = contacts.get(status.userID);
-    if (contact) contact.status = status;
+    // a push may have brought a newer status while this read was on its way
+    if (contact && (status.version ?? 0) >= (contact.status?.version ?? 0)) contact.status = status;
   }
   for (const failed of data.failureUserList) showError('contacts-error', { message: `${failed.userID}: ${failed.message}`, code: failed.code });
 }

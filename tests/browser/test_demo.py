@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import ONLINE, UNLOGINED, DemoRuntime
+from tests.browser.conftest import OFFLINE, ONLINE, UNLOGINED, DemoRuntime
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -135,3 +135,50 @@ def test_screenshot_of_two_windows(
     path = ROOT / target if target else tmp_path / "demo.png"
     frame.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 20_000
+
+
+def test_last_seen_and_versions_as_the_contract_defines_them(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    """lastActiveTime (epoch ms, 0 = unknown/online) shows as "last seen"; a status with an
+    older version never replaces a newer one. The pushes are fed to the page's SDK directly
+    (as the server's frames), since the runtime may not send these fields yet."""
+    me, other = uid("viewer"), uid("friend")
+    page = new_page()
+    sign_in(page, demo, me)
+    page.fill("#add-input", other)
+    page.click("#add-form button[type=submit]")
+    expect(contact(page, other)).to_have_attribute("data-following", "yes")
+    feed = """([frame]) => {
+        const tim = window.presenceDemo.tim;
+        tim._onMessage(tim._session, tim._session.ws, { data: JSON.stringify(frame) });
+    }"""
+
+    def push(status: dict[str, object]) -> None:
+        page.evaluate(feed, [{"event": "onUserStatusUpdated", "data": [status]}])
+
+    five_minutes_ago = page.evaluate("Date.now() - 5 * 60 * 1000 - 5000")
+    base = {"userID": other, "customStatus": ""}
+    push({**base, "statusType": OFFLINE, "lastActiveTime": five_minutes_ago, "version": 900})
+    seen = contact(page, other).locator(".contact-seen")
+    expect(seen).to_have_text("Offline · last seen 5 min ago")
+    push({**base, "statusType": ONLINE, "lastActiveTime": 0, "version": 899})  # older: ignored
+    page.wait_for_timeout(200)
+    expect(seen).to_have_text("Offline · last seen 5 min ago")
+    push({**base, "statusType": UNLOGINED, "lastActiveTime": 0, "version": 901})
+    expect(seen).to_have_text("Logged out")  # 0: unknown, no "last seen"
+    push({**base, "statusType": ONLINE, "lastActiveTime": 0, "version": 902})
+    expect(seen).to_have_text("Online")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_kicked_user_is_signed_out(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    user = uid("kicked")
+    page = new_page()
+    sign_in(page, demo, user)
+    demo.call("administrator", "admin/kickUser", {"userID": user})
+    expect(page.locator("#login-view")).to_be_visible()
+    expect(page.locator("#toast")).to_contain_text("an administrator signed you out")
+    expect(page.locator("#net")).to_have_attribute("data-state", "disconnected")
