@@ -545,10 +545,20 @@ class PresenceSDK {
   async _resync(session) {
     const marks = new Map(session.pushMarks);
     const self = session.userID;
-    const others = [...new Set([...this._subscribed, ...this._held.keys()])].filter((u) => u !== self);
     let read = [];
     for (let attempt = 1; attempt <= RESYNC_ATTEMPTS; attempt += 1) {
       try {
+        // the server's list too: subscriptions made on the user's other devices
+        const listed = await this._request(session, 'getSubscriptions', {}).then(
+          (answer) => (Array.isArray(answer.data.userIDList) ? answer.data.userIDList : []),
+          (error) => {
+            if (AUTH_CODES.has(error.code)) throw error;
+            return []; // an older server without the route: what this instance knows
+          },
+        );
+        const others = [...new Set([...listed, ...this._subscribed, ...this._held.keys()])].filter(
+          (u) => typeof u === 'string' && u !== self,
+        );
         read = await this._readStatuses(session, self, others);
         break;
       } catch (error) {

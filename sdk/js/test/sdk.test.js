@@ -409,6 +409,7 @@ describe('reconnect', () => {
           failureUserList: [],
         }),
         subscribeUserStatus: () => ({ failureUserList: [] }),
+        getSubscriptions: () => ({ userIDList: ['dave', 'erin'] }), // erin: from another device
       },
     });
     await tim.getUserStatus({ userIDList: ['alice', 'bob', 'carol'] });
@@ -417,13 +418,38 @@ describe('reconnect', () => {
     const reads = fetch.calls.length;
     server.last.serverClose();
     await until(() => updates().length === 1, 1000, 'the re-sync');
-    const bodies = fetch.calls.slice(reads).map((c) => c.body.userIDList);
+    const calls = fetch.calls.slice(reads);
+    assert.equal(calls[0].route, 'getSubscriptions');
+    const bodies = calls.filter((c) => c.route === 'getUserStatus').map((c) => c.body.userIDList);
     assert.deepEqual(bodies[0], ['alice']); // oneself alone: never gated nor rate limited
-    assert.deepEqual([...bodies[1]].sort(), ['bob', 'carol', 'dave']);
+    assert.deepEqual([...bodies[1]].sort(), ['bob', 'carol', 'dave', 'erin']);
     assert.deepEqual(
       updates()[0].data.map((s) => s.userID).sort(),
       ['bob', 'dave'],
     );
+  });
+
+  it('a re-read the plan forbids for others (72001) still re-reads oneself', async () => {
+    let version = 1;
+    const { tim, server, fetch, updates } = await loggedIn({
+      routes: {
+        getUserStatus: (body) =>
+          body.userIDList.length === 1 && body.userIDList[0] === 'alice'
+            ? { successUserList: [status('alice', 1, `v${version}`, { version })], failureUserList: [] }
+            : { status: 403, body: { code: 72001, message: 'statusQueryAndNotify is off' } },
+      },
+    });
+    await tim.getUserStatus({ userIDList: ['alice'] });
+    await assert.rejects(tim.getUserStatus({ userIDList: ['bob'] }), { code: 72001 });
+    server.last.push({ event: 'onUserStatusUpdated', data: [status('bob', 1, '', { version: 3 })] });
+    await until(() => updates().length === 1);
+    version = 2;
+    const calls = fetch.calls.length;
+    server.last.serverClose();
+    await until(() => updates().length === 2, 1000, 'the re-sync');
+    assert.deepEqual(updates()[1].data, [status('alice', 1, 'v2', { version: 2 })]);
+    const asked = fetch.calls.slice(calls).filter((c) => c.route === 'getUserStatus');
+    assert.deepEqual(asked.map((c) => c.body.userIDList), [['alice'], ['bob']]);
   });
 
   it('a push newer than the re-read wins over it', async () => {
