@@ -20,7 +20,14 @@ import httpx
 import pytest
 
 from presence.auth import gen_user_sig
-from tests.e2e.conftest import SDKAPPID, SECRET_KEY, free_port, start_runtime, stop_runtime
+from tests.e2e.conftest import (
+    SDKAPPID,
+    SECRET_KEY,
+    Runtime,
+    free_port,
+    start_runtime,
+    stop_runtime,
+)
 
 CHROMIUM = shutil.which("chromium")
 if TYPE_CHECKING:
@@ -56,6 +63,7 @@ class DemoRuntime:
     ws_url: str
     demo_url: str
     log_path: Path
+    runtime: Runtime
 
     def user_sig(self, user_id: str) -> str:
         return gen_user_sig(SDKAPPID, SECRET_KEY, user_id, 3600)
@@ -80,7 +88,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRuntime]:
     runtime = start_runtime(log_path, PRESENCE_DEMO_PORT=str(demo_port))
     try:
         yield DemoRuntime(
-            runtime.http_url, runtime.ws_url, f"http://127.0.0.1:{demo_port}", log_path
+            runtime.http_url, runtime.ws_url, f"http://127.0.0.1:{demo_port}", log_path, runtime
         )
     finally:
         stop_runtime(runtime)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import OFFLINE, ONLINE, UNLOGINED, DemoRuntime
+from tests.browser.conftest import OFFLINE, ONLINE, UNLOGINED, DemoRuntime, wait_until
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -182,3 +182,45 @@ def test_a_kicked_user_is_signed_out(
     expect(page.locator("#login-view")).to_be_visible()
     expect(page.locator("#toast")).to_contain_text("an administrator signed you out")
     expect(page.locator("#net")).to_have_attribute("data-state", "disconnected")
+
+
+def test_a_dropped_socket_comes_back_inside_the_grace(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    """The server closes the page's socket without a logout (as API Gateway does after 2 hours):
+    the SDK reconnects at once, inside reconnectGraceSeconds, so its user never looks logged
+    out to the people watching."""
+    from tests.e2e.test_client import Drops  # @connections DELETE on a user's live sockets
+
+    watcher, dropped = uid("watcher"), uid("dropped")
+    a, b = new_page(), new_page()
+    sign_in(a, demo, watcher)
+    sign_in(b, demo, dropped)
+    a.fill("#add-input", dropped)
+    a.click("#add-form button[type=submit]")
+    expect(contact(a, dropped)).to_have_attribute("data-status-type", str(ONLINE))
+    record = """() => {
+        window.seen = { states: [], statuses: [] };
+        const tim = window.presenceDemo.tim, TIM = window.presenceDemo.TIM;
+        tim.on(TIM.EVENT.NET_STATE_CHANGE, (e) => window.seen.states.push(e.data.state));
+        tim.on(TIM.EVENT.USER_STATUS_UPDATED, (e) => window.seen.statuses.push(...e.data));
+    }"""
+    a.evaluate(record)
+    b.evaluate(record)
+
+    assert Drops(demo.runtime).drop(dropped) == 1
+    wait_until(
+        lambda: b.evaluate("window.seen.states") == ["connecting", "connected"],
+        10,
+        "the dropped page to reconnect",
+    )
+    expect(b.locator("#net")).to_have_attribute("data-state", "connected")
+    a.wait_for_timeout(6500)  # past the default 5 s grace: a late UNLOGINED would be here
+    about = [s for s in a.evaluate("window.seen.statuses") if s["userID"] == dropped]
+    assert all(s["statusType"] == ONLINE for s in about), about
+    expect(contact(a, dropped)).to_have_attribute("data-status-type", str(ONLINE))
+
+    # and the socket it came back on carries pushes
+    demo.call(dropped, "setSelfStatus", {"customStatus": "still here"})
+    expect(b.locator("#me-status")).to_contain_text("still here")
+    expect(contact(a, dropped).locator(".contact-custom")).to_have_text("still here")
