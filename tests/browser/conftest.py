@@ -33,9 +33,12 @@ CHROMIUM = shutil.which("chromium")
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - requirements-dev.txt installs it
     sync_playwright = None  # type: ignore[assignment]
+else:
+    # the machine is shared (2 cores): a push may take longer than Playwright's default 5 s
+    expect.set_options(timeout=15_000)
 
 SKIP_REASON = (
     "chromium is not installed (apt-get install -y chromium)"
@@ -114,6 +117,7 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     def make(width: int = 900, height: int = 640) -> Page:
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
+        context.set_default_timeout(20_000)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
