@@ -112,7 +112,7 @@ async def serve(
                 reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
                 raise SystemExit(
                     f"cannot listen on {settings.host}:{port}: {reason}"
-                    " (set PRESENCE_HTTP_PORT / PRESENCE_WS_PORT to free ports)"
+                    " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
                 ) from None
         for poller in stack.pollers:
             poller.start()
