@@ -231,6 +231,8 @@ class PresenceSDK {
     const current = this._session;
     if (current && !current.ended) {
       if (current.userID === userID && current.loggedIn) {
+        // a fresh UserSig (e.g. before the old one expires) serves every later call and reconnect
+        if (typeof userSig === 'string' && userSig !== '') current.userSig = userSig;
         return Promise.resolve({ code: 0, data: { repeatLogin: true } });
       }
       if (current.userID === userID && this._loginPromise) return this._loginPromise;

@@ -142,6 +142,16 @@ describe('login', () => {
     assert.equal(server.handshakes.length, 1);
   });
 
+  it('a repeated login with a new UserSig uses it from then on (calls and reconnects)', async () => {
+    const { tim, server, fetch } = await loggedIn();
+    await tim.login({ userID: 'alice', userSig: 'fresh-sig' });
+    await tim.getUserStatus({ userIDList: ['bob'] });
+    assert.equal(fetch.calls.at(-1).headers.Authorization, 'Bearer fresh-sig');
+    server.last.serverClose();
+    await until(() => server.handshakes.length === 2);
+    assert.equal(new URL(server.handshakes[1]).searchParams.get('userSig'), 'fresh-sig');
+  });
+
   it('a refused handshake rejects with the UserSig error the HTTP API names', async () => {
     const { tim, server } = setup({
       routes: { getUserStatus: () => ({ status: 401, body: { code: 70001, message: 'UserSig expired' } }) },
