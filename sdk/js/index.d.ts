@@ -148,6 +148,8 @@ export interface CreateOptions {
 
 export interface SDK {
   readonly SDKAppID: number;
+  /** Open the WebSocket; SDK_READY follows. Called again while logged in as the same user it
+   * answers `repeatLogin: true` and adopts the new `userSig` (a refresh). */
   login(options: { userID: string; userSig: string }): Promise<IMResponse<{ repeatLogin: boolean }>>;
   logout(): Promise<IMResponse<Record<string, never>>>;
   setSelfStatus(options: { customStatus: string }): Promise<IMResponse<UserStatus>>;
