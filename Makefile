@@ -104,3 +104,12 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) $(VENV_SAM)
+
+# --- Web SDK and web demo (sdk/js, tests/browser): part of `make test` -----------------------
+# Node's test runner on the SDK (fake WebSocket and fetch, no network), then the demo and the
+# SDK in headless Chromium against a runtime of their own (skipped, saying so, without chromium).
+.PHONY: test-web
+test: test-web
+test-web: $(VENV)
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && node --test test/
+	PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest tests/browser

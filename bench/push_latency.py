@@ -115,7 +115,12 @@ def start_runtime(
     """`python -m <module_args>` (the local runtime, or a wrapper of it) on free ports; returns
     once it printed its `ready` line."""
     http_port, ws_port = free_port(), free_port()
-    env = runtime_env(PRESENCE_HTTP_PORT=str(http_port), PRESENCE_WS_PORT=str(ws_port), **extra_env)
+    env = runtime_env(
+        PRESENCE_HTTP_PORT=str(http_port),
+        PRESENCE_WS_PORT=str(ws_port),
+        PRESENCE_DEMO_PORT=str(free_port()),  # the web demo's, never the default 3002
+        **extra_env,
+    )
     started = time.monotonic()
     with log_path.open("wb") as out:
         process = subprocess.Popen(

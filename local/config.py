@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 DEFAULT_HTTP_PORT = 3000
 DEFAULT_WS_PORT = 3001
+DEFAULT_DEMO_PORT = 3002  # the web demo and the Web SDK (local/demo.py)
 DEFAULT_SDKAPPID = 1400000000
 # Printed at start with a warning: anyone who reads this file can mint UserSigs with it.
 DEV_SECRET_KEY = "presence-local-development-key-do-not-use-in-production"
@@ -24,6 +25,7 @@ class LocalConfig:
     secret_key: str
     secret_key_is_default: bool
     log_level: str | None  # None: the template's LogLevel default
+    demo_port: int = DEFAULT_DEMO_PORT
 
 
 def _int(name: str, default: int) -> int:
@@ -46,4 +48,5 @@ def load() -> LocalConfig:
         secret_key=secret_key or DEV_SECRET_KEY,
         secret_key_is_default=not secret_key,
         log_level=os.environ.get("PRESENCE_LOG_LEVEL") or None,
+        demo_port=_int("PRESENCE_DEMO_PORT", DEFAULT_DEMO_PORT),
     )

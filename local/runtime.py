@@ -63,6 +63,7 @@ def _banner(settings: local_config.LocalConfig, http_url: str, ws_url: str) -> N
         f"HTTP API   {http_url}   e.g. POST {http_url}/v1/setSelfStatus",
         f"WebSocket  {ws_url}/?userSig=<UserSig>&platform=web",
         f"SDKAppID   {settings.sdkappid}",
+        f"Web demo   http://{settings.host}:{settings.demo_port}/   (Web SDK: /sdk/index.js)",
         "UserSig    make -s usersig USER=alice   (or: .venv/bin/python -m local.usersig alice)",
         "           the admin account is 'administrator': make -s usersig USER=administrator",
     ]
@@ -98,7 +99,11 @@ async def serve(
 
     runners: list[web.AppRunner] = []
     try:
-        for app, port in ((http_api.app(), settings.http_port), (ws_api.app(), settings.ws_port)):
+        from local import demo
+
+        sites = [(http_api.app(), settings.http_port), (ws_api.app(), settings.ws_port)]
+        sites.append((demo.app(settings), settings.demo_port))  # the web demo and Web SDK
+        for app, port in sites:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             runners.append(runner)
@@ -110,7 +115,7 @@ async def serve(
                 reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
                 raise SystemExit(
                     f"cannot listen on {settings.host}:{port}: {reason}"
-                    " (set PRESENCE_HTTP_PORT / PRESENCE_WS_PORT to free ports)"
+                    " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
                 ) from None
         for poller in stack.pollers:
             poller.start()

@@ -68,11 +68,13 @@ def start_runtime(log_path: Path, **extra_env: str) -> Runtime:
     printed its `ready` line."""
     http_port = int(extra_env.get("PRESENCE_HTTP_PORT") or free_port())
     ws_port = int(extra_env.get("PRESENCE_WS_PORT") or free_port())
+    demo_port = int(extra_env.get("PRESENCE_DEMO_PORT") or free_port())  # never the default 3002
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "presence"), str(ROOT)]),
         "PRESENCE_HTTP_PORT": str(http_port),
         "PRESENCE_WS_PORT": str(ws_port),
+        "PRESENCE_DEMO_PORT": str(demo_port),
         "PRESENCE_SECRET_KEY": SECRET_KEY,
         "PRESENCE_SDKAPPID": str(SDKAPPID),
         "SETTINGS_MAX_AGE_SECONDS": str(SETTINGS_MAX_AGE_SECONDS),
