@@ -573,6 +573,11 @@ class WebSocketApi:
                 conn, json.dumps({"message": "Forbidden", "connectionId": conn.connection_id})
             )
             return
+        if route.mock_response is not None or not route.function:
+            # a MOCK integration: API Gateway answers from the integration response template
+            if route.two_way and route.mock_response is not None:
+                await self._send_to_client(conn, route.mock_response)
+            return
         event: dict[str, Any] = {
             "requestContext": self._context(conn, route_key, "MESSAGE", host),
             "body": body,

@@ -53,7 +53,7 @@ class Stack:
 
 def _function_ids(template: cfn.Template) -> list[str]:
     ids = [route.function for route in cfn.http_routes(template)]
-    ids += [route.function for route in cfn.websocket_routes(template)]
+    ids += [route.function for route in cfn.websocket_routes(template) if route.function]
     ids += [c.function for c in cfn.stream_consumers(template) + cfn.queue_consumers(template)]
     return list(dict.fromkeys(ids))
 

@@ -227,10 +227,11 @@ class WsRoute:
     """
 
     route_key: str
-    function: str
+    function: str  # "" for a MOCK integration (API Gateway answers itself)
     code_dir: Path
     handler: str
     two_way: bool
+    mock_response: str | None = None  # a MOCK integration's $default response template
 
 
 def websocket_routes(template: Template) -> list[WsRoute]:
@@ -258,6 +259,19 @@ def websocket_routes(template: Template) -> list[WsRoute]:
         if len(integrations) != 1:
             raise ValueError(f"{logical_id}: Target must name one integration")
         integration = template["Resources"][integrations[0]].get("Properties", {})
+        if integration.get("IntegrationType") == "MOCK":
+            routes.append(
+                WsRoute(
+                    route_key=str(props["RouteKey"]),
+                    function="",
+                    code_dir=Path(),
+                    handler="",
+                    two_way=bool(props.get("RouteResponseSelectionExpression"))
+                    and logical_id in responded,
+                    mock_response=_mock_response(template, integrations[0]),
+                )
+            )
+            continue
         functions = _referenced(
             template, integration.get("IntegrationUri"), "AWS::Serverless::Function"
         )
@@ -275,6 +289,17 @@ def websocket_routes(template: Template) -> list[WsRoute]:
             )
         )
     return routes
+
+
+def _mock_response(template: Template, integration_id: str) -> str | None:
+    """The $default response template of a MOCK integration's IntegrationResponse."""
+    for resource in _resources(template, "AWS::ApiGatewayV2::IntegrationResponse").values():
+        props = resource.get("Properties", {})
+        if integration_id in _references(props.get("IntegrationId")):
+            templates = props.get("ResponseTemplates") or {}
+            value = templates.get("$default")
+            return None if value is None else str(value)
+    return None
 
 
 # ---------------------------------------------------------------------- stream/queue consumers
@@ -377,6 +402,8 @@ _QUEUE_ATTRIBUTES = (
     "SqsManagedSseEnabled",
     "FifoQueue",
     "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
 )
 
 
@@ -429,9 +456,10 @@ def create_queues(sqs: Any, template: Template, names: dict[str, str]) -> dict[s
             attributes["RedrivePolicy"] = json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": spec.max_receive_count}
             )
-        urls[logical_id] = sqs.create_queue(QueueName=names[logical_id], Attributes=attributes)[
-            "QueueUrl"
-        ]
+        name = names[logical_id]
+        if attributes.get("FifoQueue") == "true" and not name.endswith(".fifo"):
+            name += ".fifo"  # SQS requires it of a FIFO queue's name
+        urls[logical_id] = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         return urls[logical_id]
 
     for logical_id in specs:

@@ -70,8 +70,10 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def consumer(kind: str, **changes: Any) -> cfn.Consumer:
     template = cfn.load_template()
-    found = cfn.stream_consumers(template) if kind == "stream" else cfn.queue_consumers(template)
-    (base,) = found
+    if kind == "stream":
+        (base,) = cfn.stream_consumers(template)
+    else:
+        (base,) = [c for c in cfn.queue_consumers(template) if c.source == "TimersQueue"]
     return dataclasses.replace(base, **changes)
 
 

@@ -26,6 +26,7 @@ from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 
 from local import template as cfn
+from local.aws import create_resources
 from presence import settings, store
 
 # Powertools reads these when presence.observability is first imported, which may be at a
@@ -37,8 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SDKAPPID = 1400000000
 SECRET_KEY = "integration-test-secret-key-0123456789abcdef"
 REGION = "us-east-1"
-WS_API_ID = "wsapi12345"
-SCHEDULE_GROUP = "presence-timers"
 
 
 @cache
@@ -161,33 +160,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         store.reset_clients()
         settings.clear_cache()
         tpl = template()
-        names = {logical_id: f"presence-{logical_id}" for logical_id in cfn.table_specs(tpl)}
-        cfn.create_tables(boto3.client("dynamodb", region_name=REGION), tpl, names)
-        queues = cfn.create_queues(
-            boto3.client("sqs", region_name=REGION),
-            tpl,
-            {logical_id: f"presence-{logical_id}" for logical_id in cfn.queue_specs(tpl)},
-        )
-        secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name="presence-usersig-key", SecretString=SECRET_KEY
-        )
-        boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=SCHEDULE_GROUP)
-        sqs = boto3.client("sqs", region_name=REGION)
-        refs = {
-            **names,
-            **queues,
-            **{
-                f"{logical_id}.Arn": sqs.get_queue_attributes(
-                    QueueUrl=url, AttributeNames=["QueueArn"]
-                )["Attributes"]["QueueArn"]
-                for logical_id, url in queues.items()
-            },
-            "UserSigSecret": secret["ARN"],
-            "SdkAppId": str(SDKAPPID),
-            "WebSocketApi": WS_API_ID,
-            "TimersScheduleGroup": SCHEDULE_GROUP,
-            "TimersSchedulerRole.Arn": f"arn:aws:iam::123456789012:role/{SCHEDULE_GROUP}",
-        }
+        # the same resources as the local runtime's (local.aws), in the in-process mock
+        refs = create_resources(tpl, SECRET_KEY).refs(SDKAPPID, None)
         env = cfn.function_environment(tpl, routes()["set_self_status"].function, refs)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -256,6 +230,40 @@ class StatusStream:
         fresh = [r for r in self._new_records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
         self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
         return fresh
+
+
+def drain_delivery_queue(*, rounds: int = 1000) -> int:
+    """Run the delivery function on what the DeliveryQueue holds until it is empty, as
+    Lambda's SQS event source does (batches of up to 10, failed messages stay): jobs handled."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = os.environ["DELIVERY_QUEUE_URL"]
+    handled = 0
+    for _ in range(rounds):
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return handled
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+        response = handler_module("status_delivery").lambda_handler(
+            {"Records": records}, lambda_context("status_delivery")
+        )
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        assert not failed, f"delivery jobs failed: {failed}"
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        handled += len(messages)
+    raise AssertionError("the delivery queue did not empty")
 
 
 def stream_consumer(records: list[dict[str, Any]]) -> list[str]:
@@ -331,6 +339,7 @@ class World:
         attempts = 0
         while records:
             failed = stream_consumer(records)
+            drain_delivery_queue()
             if not failed:
                 return
             attempts += 1
@@ -400,7 +409,10 @@ class World:
             action = json.loads(body).get("action")
         except (ValueError, AttributeError):
             action = None
-        function_dir = {"ping": "ws_ping", "logout": "ws_logout"}.get(str(action), "ws_default")
+        if action == "ping":  # a MOCK integration: API Gateway answers from its template
+            (ping,) = [r for r in cfn.websocket_routes(template()) if r.route_key == "ping"]
+            return {"statusCode": 200, "body": ping.mock_response}
+        function_dir = {"logout": "ws_logout"}.get(str(action), "ws_default")
         event = self._event(function_dir, connection_id)
         event["body"] = body
         answer = self._invoke(function_dir, event)

@@ -19,7 +19,7 @@ def admin(api: Api, route: str, body: Any) -> Any:
 
 
 def friends(user: str) -> list[str]:
-    return sorted(store.friends_of(user))
+    return sorted(store.watchers_page(user, "friends", None, 1000)[0])
 
 
 # --- friends ------------------------------------------------------------------------------------

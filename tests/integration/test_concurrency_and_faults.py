@@ -347,7 +347,8 @@ def test_kick_closes_a_hundred_sockets_in_parallel(
     api: Api, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.update_settings({"maxConnectionsPerUser": 100})
-    opened = [world.online("popular") for _ in range(100)]
+    opened = [world.connect("popular", pump=False)[0] for _ in range(100)]
+    world.pump()
     import threading
 
     running, most = [0], [0]
@@ -454,3 +455,47 @@ def test_sessions_expose_the_reasons_tim_js_sdk_names() -> None:
         "multipleAccount",
         "userSigExpired",
     )
+
+
+# --- DynamoDB throttling -----------------------------------------------------------------------
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+    def read(self, *_: Any) -> bytes:
+        return self.data
+
+
+def test_throttled_dynamodb_writes_are_retried_and_the_drop_still_lands(
+    api: Api, world: World
+) -> None:
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    connection_id = world.online("throttled")
+    throttled = [0]
+
+    def throttle(request: Any, **_: Any) -> Any:
+        if throttled[0] >= 2:
+            return None
+        throttled[0] += 1
+        body = (
+            b'{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",'
+            b'"message":"The level of configured provisioned throughput was exceeded."}'
+        )
+        headers = HTTPHeaders()
+        headers["content-type"] = "application/x-amz-json-1.0"
+        return AWSResponse(request.url, 400, headers, _Body(body))
+
+    store.dynamodb().meta.events.register_first("before-send.dynamodb.UpdateItem", throttle)
+    try:
+        assert world.disconnect(connection_id)["statusCode"] == 200
+    finally:
+        store.dynamodb().meta.events.unregister("before-send.dynamodb.UpdateItem", throttle)
+    assert throttled[0] == 2  # two throttled attempts, then the SDK's retry went through
+    world.advance(6)
+    assert status_of(api, "throttled") == (UNLOGINED, "")

@@ -18,8 +18,14 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from presence import store
-from tests.integration.conftest import Api, StatusStream, handler_module, lambda_context
+from presence import delivery, store
+from tests.integration.conftest import (
+    Api,
+    StatusStream,
+    drain_delivery_queue,
+    handler_module,
+    lambda_context,
+)
 
 ONLINE, OFFLINE, UNLOGINED = 1, 2, 3
 MAX_FRAME = 32768
@@ -95,11 +101,13 @@ class Fanout:
         self.sockets = sockets
 
     def handle(self, records: list[dict[str, Any]]) -> list[str]:
-        """Invoke the handler; the sequence numbers it reports as failed."""
+        """Invoke the handler (and the delivery function on the jobs it queued); the sequence
+        numbers it reports as failed."""
         response = handler_module("status_fanout").lambda_handler(
             lambda_event(records), lambda_context("status_fanout")
         )
         assert set(response) == {"batchItemFailures"}
+        drain_delivery_queue()
         return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
     def run(self) -> list[str]:
@@ -219,9 +227,11 @@ def test_a_connection_that_qualifies_twice_receives_the_change_once(
     # bob is also alice's friend; and a stray self-subscription makes alice her own subscriber
     api.update_settings({"friendStatusNotify": True})
 
-    def friends_of(user_ids: list[str], current: Settings) -> dict[str, set[str]]:
+    def friends_of(
+        user_ids: list[str], current: Settings
+    ) -> tuple[dict[str, set[str]], dict[str, Any]]:
         assert current.friendStatusNotify
-        return {"alice": {"bob", "alice"}} if "alice" in user_ids else {}
+        return ({"alice": {"bob", "alice"}} if "alice" in user_ids else {}), {}
 
     monkeypatch.setattr(fanout_module, "_friends_of", friends_of)
     store.write_subscriptions("alice", [store.Subscription("alice", 1)], [])
@@ -396,29 +406,166 @@ def test_a_change_undone_before_the_fan_out_runs_is_not_pushed(
     assert sockets.frames("alice-web") == []
 
 
-def test_a_failed_post_reports_its_records_and_the_others_are_delivered(
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("presence.delivery.POST_BACKOFF_SECONDS", (0.0,))
+
+
+def once_each(statuses: list[dict[str, Any]]) -> bool:
+    values = [(s["userID"], s["customStatus"]) for s in statuses]
+    return len(values) == len(set(values))
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_failing_socket_is_retried_alone_and_everyone_else_gets_each_value_once(
     api: Api, fanout: Fanout, sockets: Sockets
 ) -> None:
     connect("bob", "bob-web")
     connect("carol", "carol-web")
-    api.subscribe(["alice"], user="bob")
-    api.subscribe(["erin"], user="carol")
+    api.subscribe(["alice", "erin"], user="bob")
+    api.subscribe(["alice", "erin"], user="carol")
     fanout.settle()
+    sockets.broken.add("bob-web")  # every post to it fails (API Gateway 429s, say)
 
-    api.set_self_status("for bob", user="alice")
-    alice_records = fanout.stream.take()
+    api.set_self_status("first", user="alice")
     api.set_self_status("for carol", user="erin")
+    assert fanout.run() == []  # a failed post never makes Lambda retry the batch
+    api.set_self_status("second", user="alice")
+    assert fanout.run() == []
+
+    assert sockets.statuses("carol-web") == [
+        status("alice", UNLOGINED, "first"),
+        status("erin", UNLOGINED, "for carol"),
+        status("alice", UNLOGINED, "second"),
+    ]
+    tries = [p for p in sockets.posts if p.connection_id == "bob-web"]
+    assert len(tries) == 2 * delivery.POST_ATTEMPTS  # each frame tried, then given up
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_socket_failing_once_gets_its_frame_on_the_retry_and_only_once(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    fanout.settle()
+    post = sockets.post
+    calls = [0]
+
+    def flaky(connection_id: str, data: bytes) -> bool:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "PostToConnection")
+        return post(connection_id, data)
+
+    monkeypatch.setattr(store, "post_to_connection", flaky)
+    api.set_self_status("hello", user="alice")
+    assert fanout.run() == []
+    assert sockets.statuses("bob-web") == [status("alice", UNLOGINED, "hello")]
+
+
+def test_a_batch_lambda_retries_posts_nothing_twice(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect("bob", "bob-web")
+    api.subscribe(["alice", "erin"], user="bob")
+    fanout.settle()
+    api.set_self_status("one", user="alice")
+    alice_records = fanout.stream.take()
+    api.set_self_status("two", user="erin")
     erin_records = fanout.stream.take()
-    sockets.broken.add("bob-web")
+    send_timers = store.send_timers
+    failing = [True]
 
-    failures = fanout.handle(alice_records + erin_records)
+    def timers_fail_for_erin(timers: Any, now_ms: int) -> None:
+        if failing[0] and any(t.user_id == "erin" for t in timers):
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessageBatch")
+        send_timers(timers, now_ms)
 
-    assert failures == sequence_numbers(alice_records)
-    assert sockets.statuses("carol-web") == [status("erin", UNLOGINED, "for carol")]
-    # Lambda retries from alice's record: bob gets it then, carol's duplicate is harmless
-    sockets.broken.clear()
-    assert fanout.handle(alice_records + erin_records) == []
-    assert sockets.statuses("bob-web")[-1] == status("alice", UNLOGINED, "for bob")
+    monkeypatch.setattr(store, "send_timers", timers_fail_for_erin)
+    batch = alice_records + erin_records
+    failed = fanout.handle(batch)
+    assert set(sequence_numbers(erin_records)) & set(failed)
+    # Lambda retries from the first failed record
+    first = min(failed, key=lambda seq: (len(seq), seq))
+    failing[0] = False
+    assert fanout.handle(batch[sequence_numbers(batch).index(first) :]) == []
+    assert sockets.statuses("bob-web") == [
+        status("alice", UNLOGINED, "one"),
+        status("erin", UNLOGINED, "two"),
+    ]  # each once, though part of the batch ran twice
+
+
+# --- large audiences: delivery jobs ---------------------------------------------------------------
+
+
+def crowd(api: Api, target: str, size: int) -> list[str]:
+    """`size` subscribers of `target`, each with one connection (fans beyond the inline budget
+    make the change go through delivery jobs)."""
+    fans = [f"fan{i:04d}" for i in range(size)]
+    for fan in fans:
+        connect(fan, f"{fan}-web")
+        store.write_subscriptions(fan, [store.Subscription(target, 1)], [])
+    return fans
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_a_large_audience_goes_through_delivery_jobs_each_value_once(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("presence.fanout.FIRST_PAGE", 20)  # page jobs too
+    monkeypatch.setattr("presence.delivery.PAGE_SIZE", 70)
+    monkeypatch.setattr("presence.delivery.JOB_MAX_CONNECTIONS", 30)
+    fans = crowd(api, "star", 250)
+    fanout.settle()
+    sockets.broken.add("fan0007-web")
+
+    api.set_self_status("on stage", user="star")
+    assert fanout.run() == []
+    api.set_self_status("encore", user="star")
+    assert fanout.run() == []
+
+    for fan in fans:
+        if fan == "fan0007":
+            continue
+        assert sockets.statuses(f"{fan}-web") == [
+            status("star", UNLOGINED, "on stage"),
+            status("star", UNLOGINED, "encore"),
+        ], fan
+
+
+def test_a_retried_batch_queues_no_job_twice(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("presence.fanout.INLINE_BUDGET", 0)  # everything through jobs
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    fanout.settle()
+    api.set_self_status("once", user="alice")
+    records = fanout.stream.take()
+    consumer = handler_module("status_fanout").lambda_handler
+    assert consumer(lambda_event(records), lambda_context("f")) == {"batchItemFailures": []}
+    # Lambda delivers the batch again. (SQS drops a repeated deduplication id for 5 minutes,
+    # delivered or not; moto only while the first copy is still in the queue, so the jobs are
+    # delivered after both runs here.)
+    assert fanout.handle(records) == []
+    assert sockets.statuses("bob-web") == [status("alice", UNLOGINED, "once")]
+
+
+def test_a_superseded_job_is_skipped_and_the_newest_value_arrives(
+    api: Api, fanout: Fanout, sockets: Sockets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("presence.fanout.INLINE_BUDGET", 0)
+    connect("bob", "bob-web")
+    api.subscribe(["alice"], user="bob")
+    fanout.settle()
+    api.set_self_status("old", user="alice")
+    old = fanout.stream.take()
+    handler_module("status_fanout").lambda_handler(lambda_event(old), lambda_context("f"))
+    api.set_self_status("new", user="alice")  # before the old job was delivered
+    drain_delivery_queue()
+    assert fanout.run() == []
+    assert sockets.statuses("bob-web") == [status("alice", UNLOGINED, "new")]
 
 
 # --- 410 Gone (through the real @connections client) --------------------------------------------
@@ -428,7 +575,7 @@ def test_a_failed_post_reports_its_records_and_the_others_are_delivered(
 def stubbed_sockets(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The real @connections client, answering from a Stubber; posts made one at a time so the
     stubbed answers meet the posts in order. Yields the stubber; `.posted` lists ConnectionIds."""
-    monkeypatch.setattr("presence.fanout.MAX_WORKERS", 1)
+    monkeypatch.setattr("presence.delivery.MAX_WORKERS", 1)
     client = store.sockets()
     posted: list[str] = []
 

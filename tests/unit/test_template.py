@@ -48,12 +48,12 @@ FUNCTIONS = {
 WS_FUNCTIONS = {
     "$connect": ("ws_connect", "WsConnectFunction", False),
     "$disconnect": ("ws_disconnect", "WsDisconnectFunction", False),
-    "ping": ("ws_ping", "WsPingFunction", True),
     "logout": ("ws_logout", "WsLogoutFunction", False),
     "$default": ("ws_default", "WsDefaultFunction", True),
 }
 OTHER_FUNCTIONS = {
     "status_fanout": "StatusFanoutFunction",
+    "status_delivery": "StatusDeliveryFunction",
     "status_timers": "StatusTimersFunction",
 }
 ALL_FUNCTIONS = {
@@ -69,7 +69,14 @@ TABLES = [
     "ConnectionsTable",
     "FriendsTable",
 ]
-QUEUES = ["TimersQueue", "TimersDeadLetterQueue", "FanoutFailureQueue"]
+QUEUES = [
+    "TimersQueue",
+    "TimersDeadLetterQueue",
+    "FanoutFailureQueue",
+    "DeliveryQueue",
+    "DeliveryDeadLetterQueue",
+]
+DELIVERY_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-DeliveryQueue.fifo"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:usersig-AbCdEf"
 TIMERS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-TimersQueue"
 API_ID = "a1b2c3d4e5"
@@ -90,6 +97,7 @@ def refs() -> dict[str, str]:
         "UserSigSecret": SECRET_ARN,
         "TimersQueue": TIMERS_URL,
         "TimersQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
+        "DeliveryQueue": DELIVERY_URL,
         "WebSocketApi": API_ID,
         "TimersScheduleGroup": SCHEDULE_GROUP,
         "TimersSchedulerRole.Arn": SCHEDULER_ROLE_ARN,
@@ -244,12 +252,14 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "POWERTOOLS_SERVICE_NAME": "presence",
             "POWERTOOLS_METRICS_NAMESPACE": "Presence",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
             "CONNECTIONS_TABLE": "presence-ConnectionsTable",
             "FRIENDS_TABLE": "presence-FriendsTable",
             "TIMERS_QUEUE_URL": TIMERS_URL,
             "TIMERS_QUEUE_ARN": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
             "TIMERS_SCHEDULE_GROUP": SCHEDULE_GROUP,
             "TIMERS_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
+            "DELIVERY_QUEUE_URL": DELIVERY_URL,
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
@@ -296,13 +306,22 @@ def test_no_policy_grants_scan_or_wildcards(template: Template) -> None:
 
 
 def test_websocket_routes_map_to_their_functions(template: Template) -> None:
-    routes = websocket_routes(template)
+    routes = [r for r in websocket_routes(template) if r.function]
     assert len(routes) == len(WS_FUNCTIONS)
     got = {r.route_key: (r.code_dir.as_posix(), r.function, r.handler) for r in routes}
     assert got == {
         key: (f"functions/{code_dir}", logical_id, "app.lambda_handler")
         for key, (code_dir, logical_id, _) in WS_FUNCTIONS.items()
     }
+
+
+def test_ping_is_answered_by_api_gateway_with_no_function(template: Template) -> None:
+    (ping,) = [r for r in websocket_routes(template) if r.route_key == "ping"]
+    assert ping.function == "" and ping.two_way
+    assert json.loads(ping.mock_response or "") == {"event": "pong"}
+    integration = template["Resources"]["WsPingIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "MOCK"
+    assert json.loads(integration["RequestTemplates"]["$default"]) == {"statusCode": 200}
 
 
 def test_ping_and_default_are_two_way(template: Template) -> None:
@@ -321,7 +340,9 @@ def test_websocket_api_selects_routes_by_action(template: Template) -> None:
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
             assert resource["Properties"]["AuthorizationType"] == "NONE"
         if resource["Type"] == "AWS::ApiGatewayV2::Integration":
-            assert resource["Properties"]["IntegrationType"] == "AWS_PROXY"
+            # every route a function, but ping: API Gateway answers it (MOCK)
+            expected = "MOCK" if "ping" in resource["Properties"]["Description"] else "AWS_PROXY"
+            assert resource["Properties"]["IntegrationType"] == expected
 
 
 def test_deployment_waits_for_every_route(template: Template) -> None:
@@ -329,7 +350,12 @@ def test_deployment_waits_for_every_route(template: Template) -> None:
     route_ids = {
         logical_id
         for logical_id, resource in resources.items()
-        if resource["Type"] in ("AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::RouteResponse")
+        if resource["Type"]
+        in (
+            "AWS::ApiGatewayV2::Route",
+            "AWS::ApiGatewayV2::RouteResponse",
+            "AWS::ApiGatewayV2::IntegrationResponse",
+        )
     }
     assert set(resources["WebSocketDeployment"]["DependsOn"]) == route_ids
     stage = resources["WebSocketStage"]["Properties"]
@@ -414,7 +440,7 @@ def test_fanout_consumes_the_status_stream(template: Template) -> None:
 
 
 def test_timers_function_consumes_the_timers_queue(template: Template) -> None:
-    (consumer,) = queue_consumers(template)
+    (consumer,) = [c for c in queue_consumers(template) if c.source == "TimersQueue"]
     assert consumer.function == "StatusTimersFunction"
     assert consumer.code_dir.as_posix() == "functions/status_timers"
     assert consumer.source == "TimersQueue"
@@ -434,9 +460,13 @@ def test_queue_specs_follow_the_template(template: Template) -> None:
     timers = specs["TimersQueue"]
     assert timers.attributes["VisibilityTimeout"] == "60"
     assert (timers.dead_letter_queue, timers.max_receive_count) == ("TimersDeadLetterQueue", 5)
-    for logical_id in ("TimersDeadLetterQueue", "FanoutFailureQueue"):
+    for logical_id in ("TimersDeadLetterQueue", "FanoutFailureQueue", "DeliveryDeadLetterQueue"):
         assert specs[logical_id].attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
         assert specs[logical_id].dead_letter_queue is None
+    jobs = specs["DeliveryQueue"]
+    assert jobs.attributes["FifoQueue"] == "true"  # ordered per message group, deduplicated
+    assert (jobs.dead_letter_queue, jobs.max_receive_count) == ("DeliveryDeadLetterQueue", 5)
+    assert specs["DeliveryDeadLetterQueue"].attributes["FifoQueue"] == "true"
     for spec in specs.values():
         assert spec.attributes["SqsManagedSseEnabled"] == "true"
         assert "RedrivePolicy" not in spec.attributes
@@ -455,6 +485,7 @@ def test_every_queue_can_be_created_in_moto(template: Template) -> None:
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"].endswith(":test-TimersDeadLetterQueue")
         assert int(redrive["maxReceiveCount"]) == 5
+        assert urls["DeliveryQueue"].endswith("/test-DeliveryQueue.fifo")
 
 
 def test_connections_table_can_be_created_in_moto(template: Template) -> None:
@@ -503,7 +534,7 @@ def test_websocket_functions_get_only_what_they_need(template: Template) -> None
         ("dynamodb:DeleteItem", connections),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
-    for logical_id in ("WsPingFunction", "WsDefaultFunction"):
+    for logical_id in ("WsDefaultFunction",):
         assert "Policies" not in template["Resources"][logical_id]["Properties"]
 
 
@@ -522,6 +553,17 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:Query", f"{subs}/index/byTarget"),
         ("dynamodb:Query", table_arn("FriendsTable")),
         ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", queue_arn("DeliveryQueue")),
+        ("execute-api:ManageConnections", WS_API_ARN),
+    }
+    assert grants(template, "StatusDeliveryFunction") == {
+        ("dynamodb:BatchGetItem", status),
+        ("dynamodb:GetItem", status),
+        ("dynamodb:UpdateItem", status),
+        ("dynamodb:Query", f"{subs}/index/byTarget"),
+        ("dynamodb:Query", table_arn("FriendsTable")),
+        ("dynamodb:GetItem", settings),
+        ("sqs:SendMessage", queue_arn("DeliveryQueue")),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
     assert grants(template, "StatusTimersFunction") == timers | {
@@ -562,6 +604,8 @@ def test_every_function_has_an_event_file(template: Template) -> None:
 def test_websocket_sample_events(template: Template) -> None:
     event_types = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}
     for route in websocket_routes(template):
+        if not route.function:
+            continue  # MOCK: no function, no event
         event = json.loads((ROOT / "events" / f"{route.code_dir.name}.json").read_text())
         context = event["requestContext"]
         assert context["routeKey"] == route.route_key
@@ -583,7 +627,7 @@ def test_websocket_sample_events(template: Template) -> None:
             if route.route_key != "$default":
                 assert body == {"action": route.route_key}
             else:
-                assert body["action"] not in WS_FUNCTIONS
+                assert body["action"] not in {*WS_FUNCTIONS, "ping"}
 
 
 def test_stream_and_queue_sample_events(template: Template) -> None:

@@ -72,3 +72,7 @@ def schedule_group() -> str:
 
 def scheduler_role_arn() -> str:
     return _require("TIMERS_SCHEDULER_ROLE_ARN")
+
+
+def delivery_queue_url() -> str:
+    return _require("DELIVERY_QUEUE_URL")

@@ -1,4 +1,5 @@
-"""The stream consumer: Status table changes -> their timers, and `onUserStatusUpdated` frames.
+"""The stream consumer, the first stage of the fan-out: Status table changes -> their timers,
+and who is to be told.
 
 Every status change is one write to the Status table; its stream (NEW_AND_OLD_IMAGES) is the only
 source of pushes and of timers. A batch is handled in three phases:
@@ -7,25 +8,30 @@ source of pushes and of timers. A batch is handled in three phases:
    A record that cannot be parsed (poison) is reported in `batchItemFailures`; the rest go on.
 2. `schedule` sends the timers each record's change implies (lifecycle.followups); a record
    whose timers could not be queued is reported, so Lambda retries it.
-3. `deliver` pushes the parsed changes: only real changes (statusType or customStatus differ),
+3. `deliver` works out the pushes: only real changes (statusType or customStatus differ),
    coalesced per user (first old vs last new), and never a stale value: if the user's current
-   item already holds something newer, that newest value is pushed instead (so a redelivered or
-   out-of-order record never tells an old status, and a user who changes faster than the
-   fan-out runs is not starved; the newer record may then push the same value once more).
-   Each recipient connection gets all of the batch's changes it qualifies for once, in as few
-   frames of at most 32 KiB as fit. Records whose frame could not
-   be posted are added to `batchItemFailures`, so Lambda retries from there.
+   item already holds something newer, that newest value is pushed instead. It reads the first
+   FIRST_PAGE subscribers (and friends) of each changed user and their connections; the
+   batch's small audiences, up to INLINE_BUDGET connections in all, it posts itself (each
+   recipient connection gets all the batch's changes it qualifies for once, in as few frames of
+   at most 32 KiB as fit); everything larger becomes delivery jobs (presence.delivery) that the
+   delivery function posts, scaled out by Lambda, and page jobs for the rest of a long list of
+   watchers. So no invocation's work grows with an audience: a change to 100,000 subscribers
+   costs this function what a change to FIRST_PAGE of them costs.
+
+A post that fails is retried for that connection alone, then given up; it never makes Lambda
+retry the batch (which would post again to everyone else). Only a failure to read the audience,
+to queue the timers or the jobs does, and then nothing is posted for the records from the first
+failed one on: the retry posts them once.
 
 Reads grow with the recipients only: one strongly consistent BatchGetItem per 100 changed users,
-one byTarget Query (paginated) per changed user (plus one Friends Query each when
+one byTarget Query page per changed user (plus one Friends Query page each when
 friendStatusNotify is on), one BatchGetItem per 100 watchers. No Scan.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -37,19 +43,15 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import clock, lifecycle, sessions, settings, store
+from presence import clock, delivery, lifecycle, settings, store
+from presence.delivery import Outcome, Recipient
 from presence.lifecycle import PresenceState
-from presence.models import StatusType, UserStatus
+from presence.models import StatusType
 from presence.observability import logger, metrics
 from presence.settings import Settings
 
-EVENT = "onUserStatusUpdated"
-MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
-MAX_WORKERS = store.SOCKET_POOL_SIZE  # concurrent posts, one pooled connection each
-OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
-
-_FRAME_HEAD = b'{"event":"' + EVENT.encode() + b'","data":['
-_FRAME_TAIL = b"]}"
+FIRST_PAGE = 100  # subscribers (and friends) of a changed user read here; more: page jobs
+INLINE_BUDGET = 200  # connections this function posts itself per batch; more: post jobs
 _EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
 
 
@@ -72,22 +74,6 @@ class _NetChange:
     records: list[str] = field(default_factory=list)
 
 
-class _Frame(NamedTuple):
-    """One frame to post and the changed users it tells about."""
-
-    data: bytes
-    user_ids: tuple[str, ...]
-
-
-class _Outcome(NamedTuple):
-    """What posting one connection's frames came to."""
-
-    sent: int
-    failed_frames: int
-    failed_user_ids: tuple[str, ...]
-    gone: bool
-
-
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A DynamoDB stream batch -> the partial batch response (`batchItemFailures`)."""
     changes: list[Change] = []
@@ -103,9 +89,10 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event=event, record_handler=parse, processor=processor, context=context
     )
     failures: list[dict[str, Any]] = [dict(f) for f in response["batchItemFailures"]]
-    failed = schedule(changes) | deliver(changes)
+    unscheduled = schedule(changes)
+    failed = unscheduled | deliver(changes, unscheduled)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
-    failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=lambda s: (len(s), s))]
+    failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=_sequence_order)]
     return {"batchItemFailures": failures}
 
 
@@ -151,29 +138,56 @@ def schedule(changes: Sequence[Change]) -> set[str]:
     return set()
 
 
-def deliver(changes: Sequence[Change]) -> set[str]:
-    """Push the batch's real changes; the sequence numbers of records that must be retried."""
+def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[str]:
+    """Post or queue the batch's real changes; the sequence numbers of records to retry.
+    `retried`: records already to be retried (their changes are not posted now)."""
     nets = _coalesce(changes)
-    outcomes: list[_Outcome] = []
+    outcomes: list[Outcome] = []
     failed: set[str] = set()
+    retry = set(retried or ())
+    queued_jobs = 0
     if nets:
         try:
-            pushes, states, watchers = _resolve(nets)
+            pushes, states, watchers, more = _resolve(nets)
         except Exception:
             logger.exception("could not read the recipients of a status change batch")
-            failed = {seq for net in nets.values() for seq in net.records}
-        else:
-            outcomes = _push(pushes, states, watchers)
-            for outcome in outcomes:
-                for user_id in outcome.failed_user_ids:
-                    failed.update(pushes[user_id].records)
+            return {seq for net in nets.values() for seq in net.records}
+        plan = {u: delivery.recipients([u, *sorted(watchers.get(u, ()))], states) for u in pushes}
+        inline, queued = _split(pushes, plan, more)
+        jobs: list[store.DeliveryJob] = []
+        for user_id in queued:
+            state = pushes[user_id].new
+            jobs += delivery.post_jobs(state, plan[user_id])
+            for source, cursor in more.get(user_id, []):
+                jobs.append(delivery.page_job(user_id, state.version, source, cursor, 1))
+        try:
+            store.send_delivery_jobs(jobs)
+            queued_jobs = len(jobs)
+        except Exception:
+            logger.exception("could not queue the delivery jobs of a status change batch")
+            failed = {seq for user_id in queued for seq in pushes[user_id].records}
+        if failed | retry:
+            # posting what Lambda will retry anyway would post it twice
+            first = min(failed | retry, key=_sequence_order)
+            inline = [
+                u
+                for u in inline
+                if all(_sequence_order(seq) < _sequence_order(first) for seq in pushes[u].records)
+            ]
+        outcomes = _push({u: pushes[u] for u in inline}, plan)
     for name, value in (
         ("PushesSent", sum(o.sent for o in outcomes)),
         ("PushesGone", sum(o.gone for o in outcomes)),
         ("PushFailures", sum(o.failed_frames for o in outcomes)),
+        ("DeliveryJobsQueued", queued_jobs),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return failed
+
+
+def _sequence_order(sequence_number: str) -> tuple[int, str]:
+    """Stream sequence numbers are decimal strings: order them as numbers."""
+    return len(sequence_number), sequence_number
 
 
 def _coalesce(changes: Sequence[Change]) -> dict[str, _NetChange]:
@@ -191,10 +205,14 @@ def _coalesce(changes: Sequence[Change]) -> dict[str, _NetChange]:
     return {u: net for u, net in nets.items() if _shown(net.old) != _shown(net.new)}
 
 
+Cursors = dict[str, list[tuple[str, Any]]]
+
+
 def _resolve(
     nets: dict[str, _NetChange],
-) -> tuple[dict[str, _NetChange], dict[str, PresenceState], dict[str, set[str]]]:
-    """Which changes to push (still current), everyone's current state, and who watches whom."""
+) -> tuple[dict[str, _NetChange], dict[str, PresenceState], dict[str, set[str]], Cursors]:
+    """Which changes to push (still current), everyone's current state, who watches whom (the
+    first page of each list), and where the lists go on (for page jobs)."""
     states = store.get_presences(list(nets), consistent=True)
     pushes: dict[str, _NetChange] = {}
     for user_id, net in nets.items():
@@ -209,15 +227,23 @@ def _resolve(
         # else: the change was undone meanwhile; the undoing record carries it
     current = settings.current()
     watchers: dict[str, set[str]] = {}
+    more: Cursors = {}
     if _notifies_others(current):
-        watchers = {u: set(store.subscribers_of(u)) for u in pushes}
-        for user_id, friends in _friends_of(list(pushes), current).items():
-            watchers.setdefault(user_id, set()).update(friends)
+        for user_id in pushes:
+            found, cursor = store.watchers_page(user_id, "subscribers", None, FIRST_PAGE)
+            watchers[user_id] = set(found)
+            if cursor is not None:
+                more.setdefault(user_id, []).append(("subscribers", cursor))
+        friends, friend_cursors = _friends_of(list(pushes), current)
+        for user_id, found_friends in friends.items():
+            watchers.setdefault(user_id, set()).update(found_friends)
+        for user_id, cursor in friend_cursors.items():
+            more.setdefault(user_id, []).append(("friends", cursor))
     for user_id, watching in watchers.items():
         watching.discard(user_id)
     others = sorted({w for watching in watchers.values() for w in watching} - states.keys())
     states.update(store.get_presences(others))
-    return pushes, states, watchers
+    return pushes, states, watchers, more
 
 
 def _notifies_others(current: Settings) -> bool:
@@ -227,127 +253,66 @@ def _notifies_others(current: Settings) -> bool:
     return current.edition == "ultimate" and current.statusQueryAndNotify
 
 
-def _friends_of(user_ids: Sequence[str], current: Settings) -> dict[str, set[str]]:
-    """Each user's friends, when friendStatusNotify is on (one Query per changed user)."""
+def _friends_of(
+    user_ids: Sequence[str], current: Settings
+) -> tuple[dict[str, set[str]], dict[str, Any]]:
+    """Each user's friends (the first page) when friendStatusNotify is on, and the cursors of
+    the lists that go on."""
     if not current.friendStatusNotify:
-        return {}
-    return {user_id: set(store.friends_of(user_id)) for user_id in user_ids}
+        return {}, {}
+    friends: dict[str, set[str]] = {}
+    cursors: dict[str, Any] = {}
+    for user_id in user_ids:
+        found, cursor = store.watchers_page(user_id, "friends", None, FIRST_PAGE)
+        friends[user_id] = set(found)
+        if cursor is not None:
+            cursors[user_id] = cursor
+    return friends, cursors
 
 
-def _push(
-    pushes: dict[str, _NetChange],
-    states: dict[str, PresenceState],
-    watchers: dict[str, set[str]],
-) -> list[_Outcome]:
-    """Send each live recipient connection its frames, connections in parallel."""
-    # connection -> the changed users it receives (in batch order, each once), and its owner
-    inbox: dict[str, dict[str, None]] = {}
-    owners: dict[str, tuple[str, int]] = {}  # connection -> (owner, connectedAt)
+def _split(
+    pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]], more: Cursors
+) -> tuple[list[str], list[str]]:
+    """Which changes this function posts itself (in batch order, within INLINE_BUDGET
+    connections) and which go to delivery jobs (a long list of watchers always does)."""
+    inline: list[str] = []
+    queued: list[str] = []
+    budget = INLINE_BUDGET
     for user_id in pushes:
-        for audience_id in (user_id, *sorted(watchers.get(user_id, ()))):
-            for connection_id, conn in states[audience_id].connections.items():
-                if lifecycle.is_live(conn):
-                    owners.setdefault(connection_id, (audience_id, conn.connected_at))
-                    inbox.setdefault(connection_id, {})[user_id] = None
+        size = len(plan[user_id])
+        if user_id not in more and size <= budget:
+            inline.append(user_id)
+            budget -= size
+        else:
+            queued.append(user_id)
+    return inline, queued
+
+
+def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> list[Outcome]:
+    """Send each recipient connection of these changes its frames, connections in parallel."""
+    # connection -> the changed users it receives (in batch order, each once)
+    inbox: dict[str, dict[str, None]] = {}
+    recipients: dict[str, Recipient] = {}
+    for user_id in pushes:
+        for recipient in plan[user_id]:
+            recipients.setdefault(recipient.connection_id, recipient)
+            inbox.setdefault(recipient.connection_id, {})[user_id] = None
     if not inbox:
         return []
     visible = settings.current().lastActiveTimeVisible
-    own = {user_id: _encode_status(_status(net.new)) for user_id, net in pushes.items()}
+    statuses = {user_id: delivery.status_of(net.new) for user_id, net in pushes.items()}
+    own = {u: delivery.encode(status) for u, status in statuses.items()}
     others = {
-        user_id: _encode_status(_status(net.new).as_seen_by_others(visible))
-        for user_id, net in pushes.items()
+        u: delivery.encode(status.as_seen_by_others(visible)) for u, status in statuses.items()
     }
     jobs = []
     for connection_id, users in inbox.items():
-        owner = owners[connection_id][0]
-        encoded = [(u, own[u] if u == owner else others[u]) for u in users]
-        jobs.append((connection_id, *owners[connection_id], _frames(encoded)))
-    store.sockets()  # created here, once: boto3 does not create clients safely from threads
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
-        return list(pool.map(lambda job: _send(*job), jobs))
+        recipient = recipients[connection_id]
+        encoded = [(u, own[u] if u == recipient.owner_id else others[u]) for u in users]
+        jobs.append((recipient, delivery.pack(encoded)))
+    return delivery.post_all(jobs)
 
 
 def _shown(state: PresenceState) -> tuple[StatusType, str]:
     """What a push tells about a user."""
     return state.status_type, state.custom_status
-
-
-def _status(state: PresenceState) -> UserStatus:
-    """A stored state as a push tells it (stored states are written settled)."""
-    return UserStatus(
-        state.user_id,
-        state.status_type,
-        state.custom_status,
-        state.last_active_time,
-        state.version,
-    )
-
-
-def _encode_status(status: UserStatus) -> bytes:
-    return json.dumps(status.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _frames(statuses: Sequence[tuple[str, bytes]]) -> list[_Frame]:
-    """Pack encoded statuses, in order, into as few frames of at most MAX_FRAME_BYTES as fit."""
-    frames: list[_Frame] = []
-    parts: list[bytes] = []
-    users: list[str] = []
-    size = len(_FRAME_HEAD) + len(_FRAME_TAIL)
-    for user_id, part in statuses:
-        extra = len(part) + (1 if parts else 0)
-        if parts and size + extra > MAX_FRAME_BYTES:
-            frames.append(_Frame(_FRAME_HEAD + b",".join(parts) + _FRAME_TAIL, tuple(users)))
-            parts, users = [], []
-            size = len(_FRAME_HEAD) + len(_FRAME_TAIL)
-            extra = len(part)
-        parts.append(part)
-        users.append(user_id)
-        size += extra
-    if parts:
-        frames.append(_Frame(_FRAME_HEAD + b",".join(parts) + _FRAME_TAIL, tuple(users)))
-    return frames
-
-
-def _send(
-    connection_id: str, owner_id: str, connected_at: int, frames: Sequence[_Frame]
-) -> _Outcome:
-    """Post a connection's frames in order; on 410 Gone drop the connection and stop."""
-    sent = failed_frames = 0
-    failed: list[str] = []
-    for frame in frames:
-        try:
-            delivered = store.post_to_connection(connection_id, frame.data)
-        except Exception:
-            logger.exception(
-                "push failed; its records will be retried",
-                extra={"connectionId": connection_id, "userIDs": list(frame.user_ids)},
-            )
-            failed.extend(frame.user_ids)
-            failed_frames += 1
-            continue
-        if not delivered:
-            if clock.now_ms() - connected_at >= OPENING_MS:
-                _drop_gone(owner_id, connection_id)
-            else:
-                # API Gateway answers 410 until the $connect handler has returned: the socket
-                # is still opening, not gone. Its own first push is lost; it is not dropped.
-                logger.info("connection still opening", extra={"connectionId": connection_id})
-            return _Outcome(sent, failed_frames, tuple(failed), gone=True)
-        sent += 1
-    return _Outcome(sent, failed_frames, tuple(failed), gone=False)
-
-
-def _drop_gone(owner_id: str, connection_id: str) -> None:
-    """The socket is gone: drop exactly this connection (its owner's status follows the rules).
-
-    A failure here is logged, not retried: the pushes themselves cannot be delivered anyway, and
-    the connection is dropped by its $disconnect or at API Gateway's 2-hour limit regardless.
-    """
-    logger.info("connection gone", extra={"connectionId": connection_id, "userID": owner_id})
-    try:
-        sessions.on_gone(owner_id, connection_id)
-    except Exception:
-        logger.exception(
-            "could not drop a gone connection",
-            extra={"connectionId": connection_id, "userID": owner_id},
-        )

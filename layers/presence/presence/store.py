@@ -685,6 +685,37 @@ def _schedule(timer: Timer) -> None:
         pass  # already scheduled (the same timer, derived again from a retried record)
 
 
+# --- delivery jobs (SQS FIFO) -------------------------------------------------------------------
+
+
+class DeliveryJob(NamedTuple):
+    """A message for the DeliveryQueue: its JSON body, message group and deduplication id."""
+
+    body: str
+    group: str
+    dedup: str
+
+
+def send_delivery_jobs(jobs: Sequence[DeliveryJob]) -> None:
+    """Queue delivery jobs, 10 per SendMessageBatch; raises if any was not queued (the caller's
+    batch is then retried, and SQS drops the ones it already has by their deduplication id)."""
+    for chunk in _chunks(jobs, 10):
+        response = sqs().send_message_batch(
+            QueueUrl=config.delivery_queue_url(),
+            Entries=[
+                {
+                    "Id": str(i),
+                    "MessageBody": job.body,
+                    "MessageGroupId": job.group,
+                    "MessageDeduplicationId": job.dedup,
+                }
+                for i, job in enumerate(chunk)
+            ],
+        )
+        if response.get("Failed"):
+            raise PresenceError(Code.SERVER_FAULT, "delivery jobs could not be queued")
+
+
 # --- rate limits --------------------------------------------------------------------------------
 
 
@@ -752,15 +783,46 @@ def _query(**request: Any) -> Iterator[dict[str, Any]]:
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def subscribers_of(target_id: str) -> Iterator[str]:
-    """Who subscribed to `target_id` (Query on the byTarget index, paginated)."""
-    for item in _query(
-        TableName=config.subscriptions_table(),
-        IndexName="byTarget",
-        KeyConditionExpression="targetID = :t",
-        ExpressionAttributeValues={":t": {"S": target_id}},
-    ):
-        yield item["subscriberID"]["S"]
+def watchers_page(user_id: str, source: str, cursor: Any, limit: int) -> tuple[list[str], Any]:
+    """Up to `limit` of the user's watchers of `source`: its "subscribers" (a Query on the
+    byTarget index) or its "friends" (a Query of the Friends table), from `cursor` (a
+    LastEvaluatedKey, None for the start); and the cursor of the next page (None: no more).
+
+    DynamoDB may return fewer than `limit` (its 1 MB page) with a cursor; that is a page too."""
+    if source == "subscribers":
+        request: dict[str, Any] = {
+            "TableName": config.subscriptions_table(),
+            "IndexName": "byTarget",
+            "KeyConditionExpression": "targetID = :u",
+        }
+        field = "subscriberID"
+    elif source == "friends":
+        request = {
+            "TableName": config.friends_table(),
+            "KeyConditionExpression": "userID = :u",
+            "ProjectionExpression": "friendID",
+        }
+        field = "friendID"
+    else:
+        raise ValueError(f"unknown watcher source {source!r}")
+    request["ExpressionAttributeValues"] = {":u": {"S": user_id}}
+    request["Limit"] = limit
+    if cursor:
+        request["ExclusiveStartKey"] = cursor
+    response = dynamodb().query(**request)
+    found = [item[field]["S"] for item in response.get("Items", [])]
+    return found, response.get("LastEvaluatedKey")
+
+
+def get_version(user_id: str) -> int:
+    """The user's status version now (strongly consistent; 0 when nothing is stored)."""
+    response = dynamodb().get_item(
+        TableName=config.status_table(),
+        Key={"userID": {"S": user_id}},
+        ConsistentRead=True,
+        ProjectionExpression="version",
+    )
+    return _number(response.get("Item") or {}, "version") or 0
 
 
 def write_subscriptions(
@@ -811,16 +873,6 @@ def _chunks[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 # --- friends ------------------------------------------------------------------------------------
 # One item per direction (userID -> friendID), so a user's friends are one Query.
-
-
-def friends_of(user_id: str) -> Iterator[str]:
-    for item in _query(
-        TableName=config.friends_table(),
-        KeyConditionExpression="userID = :u",
-        ExpressionAttributeValues={":u": {"S": user_id}},
-        ProjectionExpression="friendID",
-    ):
-        yield item["friendID"]["S"]
 
 
 def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False) -> None:

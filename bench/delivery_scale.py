@@ -1,0 +1,339 @@
+"""One status change to N connections through the real two-stage delivery, in-process under moto,
+with a recording @connections fake (no sockets): what it costs, and what it would take on AWS.
+
+The tables, queues and environment are the local runtime's (`local.aws.create_resources`, in
+moto's in-process mock, as tests/integration uses them). N subscribers of one user each have one
+live connection; one setSelfStatus goes through the real handlers: the stream consumer on the
+Status stream's records, then the delivery function on the DeliveryQueue, batch after batch, until
+it is empty (page jobs queue post jobs and the next page). Measured: jobs by kind, invocations,
+DynamoDB requests by operation, each invocation's CPU time outside moto, and every connection's
+frames (misses and duplicates must be 0).
+
+Projected to AWS, with the method stated in the output: CPU is proportional to memory (1,769 MB
+= 1 vCPU; the stream consumer has 512 MB, the delivery function 1,024 MB), a post costs
+POST_CPU_MS of client CPU (measured here: TOOLING.md), at most 16 delivery invocations run at
+once (one per message group), and @connections is throttled at the account's 10,000 requests/s.
+
+Run: PYTHONPATH=layers/presence:. .venv/bin/python -m bench.delivery_scale
+     [--connections 20000]     writes bench/results/delivery_scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "delivery_scale.json"
+
+POST_CPU_MS = 1.0  # one boto3 post_to_connection, client side (TOOLING.md: 0.9-1.0 ms)
+VCPU = {"StatusFanoutFunction": 512 / 1769, "StatusDeliveryFunction": 1024 / 1769}
+DELIVERY_CONCURRENCY = 16
+ACCOUNT_POSTS_PER_SECOND = 10_000
+AWS_CALL_MS = 10  # a DynamoDB or SQS call's latency from Lambda (assumed, typical)
+QUEUE_HOP_MS = 100  # SQS FIFO -> Lambda event source pickup (assumed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--connections", type=int, default=20_000)
+    args = parser.parse_args()
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        os.environ.setdefault(name, "testing")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    result = run(args.connections)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["projection"], indent=2))
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+def run(n: int) -> dict[str, Any]:
+    import boto3
+    from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.dynamodb.responses import DynamoHandler
+
+    from local import template as cfn
+    from local.aws import create_resources
+    from presence import clock, settings, store
+
+    with mock_aws():
+        store.reset_clients()
+        settings.clear_cache()
+        tpl = cfn.load_template()
+        refs = create_resources(tpl, "bench-key").refs(1400000000, "WARNING")
+        os.environ.update(cfn.function_environment(tpl, "StatusFanoutFunction", refs))
+
+        # --- who hears the change: n subscribers, one live connection each
+        started = time.perf_counter()
+        now = clock.now_ms()
+        status_items = [
+            {
+                "userID": {"S": f"fan{i:06d}"},
+                "statusType": {"N": "1"},
+                "version": {"N": str(store.first_version(now) + 1)},
+                "conns": {
+                    "M": {
+                        f"c{i:06d}=": {
+                            "M": {"platform": {"S": "web"}, "connectedAt": {"N": str(now - 60_000)}}
+                        }
+                    }
+                },
+                "background": {"M": {}},
+            }
+            for i in range(n)
+        ]
+        dynamodb = boto3.client("dynamodb")
+        _batch_put(dynamodb, os.environ["STATUS_TABLE"], status_items)
+        _batch_put(
+            dynamodb,
+            os.environ["SUBSCRIPTIONS_TABLE"],
+            [
+                {
+                    "subscriberID": {"S": f"fan{i:06d}"},
+                    "targetID": {"S": "star"},
+                    "seq": {"N": "1"},
+                    "createdAt": {"N": "1"},
+                }
+                for i in range(n)
+            ],
+        )
+        seeded_s = time.perf_counter() - started
+
+        # --- probes: posts recorded, DynamoDB requests counted, CPU inside moto subtracted
+        frames: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def record(connection_id: str, data: bytes) -> bool:
+            with lock:
+                frames[connection_id] += 1
+            return True
+
+        store.post_to_connection = record
+        requests: Counter[str] = Counter()
+        original_call = DynamoHandler.call_action
+
+        def counting(self: DynamoHandler) -> Any:
+            requests[self.headers.get("X-Amz-Target", "").split(".")[-1]] += 1
+            return original_call(self)
+
+        DynamoHandler.call_action = counting  # type: ignore[method-assign]
+        in_moto = threading.local()
+        original_stub = BotocoreStubber.__call__
+
+        def timed_stub(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+            begun = time.thread_time()
+            try:
+                return original_stub(self, event_name, request, **kwargs)
+            finally:
+                in_moto.cpu = getattr(in_moto, "cpu", 0.0) + time.thread_time() - begun
+
+        BotocoreStubber.__call__ = timed_stub  # type: ignore[method-assign]
+
+        def invoke(function_dir: str, event: dict[str, Any]) -> tuple[Any, float, float]:
+            """(result, wall seconds, CPU seconds outside moto, this thread)."""
+            module = _handler(function_dir)
+            in_moto.cpu = 0.0
+            wall, cpu = time.perf_counter(), time.thread_time()
+            result = module.lambda_handler(event, _Context(function_dir))
+            cpu = time.thread_time() - cpu - in_moto.cpu
+            return result, time.perf_counter() - wall, cpu
+
+        # --- the change
+        stream = _Stream(os.environ["STATUS_TABLE"])
+        stream.take()
+        _handler("set_self_status")
+        from presence.auth import gen_user_sig
+
+        event = json.loads((ROOT / "events" / "set_self_status.json").read_text())
+        event["headers"]["authorization"] = "Bearer " + gen_user_sig(
+            1400000000, "bench-key", "star"
+        )
+        event["body"] = json.dumps({"customStatus": "live now"})
+        requests.clear()
+        reply, _, _ = invoke("set_self_status", event)
+        version = json.loads(reply["body"])["data"]["version"]
+
+        consumer, consumer_wall, consumer_cpu = invoke("status_fanout", {"Records": stream.take()})
+        assert consumer == {"batchItemFailures": []}, consumer
+        sqs = boto3.client("sqs")
+        url = os.environ["DELIVERY_QUEUE_URL"]
+        invocations: list[dict[str, Any]] = []
+        kinds: Counter[str] = Counter()
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                break
+            for m in messages:
+                kinds[json.loads(m["Body"])["kind"]] += 1
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {},
+                    "messageAttributes": {},
+                }
+                for m in messages
+            ]
+            before = sum(frames.values())
+            result, wall, cpu = invoke("status_delivery", {"Records": records})
+            assert result == {"batchItemFailures": []}, result
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            invocations.append(
+                {
+                    "jobs": len(messages),
+                    "posts": sum(frames.values()) - before,
+                    "wall_s": round(wall, 3),
+                    "cpu_s": round(cpu, 4),
+                }
+            )
+        expected = {f"c{i:06d}=" for i in range(n)}
+        misses = len(expected - set(frames))
+        duplicates = sum(count - 1 for count in frames.values() if count > 1)
+        posts = sum(frames.values())
+        return {
+            "connections": n,
+            "seeded_s": round(seeded_s, 1),
+            "version": version,
+            "misses": misses,
+            "duplicates": duplicates,
+            "posts": posts,
+            "jobs": dict(kinds),
+            "invocations": {"StatusFanoutFunction": 1, "StatusDeliveryFunction": len(invocations)},
+            "dynamodb_requests": dict(requests),
+            "stream_consumer": {"wall_s": round(consumer_wall, 3), "cpu_s": round(consumer_cpu, 4)},
+            "delivery": invocations,
+            "projection": project(n, posts, kinds, consumer_cpu, invocations, requests),
+        }
+
+
+def project(
+    n: int,
+    posts: int,
+    kinds: Counter[str],
+    consumer_cpu: float,
+    invocations: list[dict[str, Any]],
+    requests: Counter[str],
+) -> dict[str, Any]:
+    """AWS wall time from the measured CPU, Lambda's CPU-per-memory rule, the concurrency and
+    the account's @connections throttle. Network waits are the assumed AWS_CALL_MS per call."""
+    from presence import delivery
+
+    code_cpu = sum(i["cpu_s"] for i in invocations)
+    post_cpu = posts * POST_CPU_MS / 1000
+    delivery_cpu = code_cpu + post_cpu
+    pages = kinds.get("page", 0)
+    per_page_s = (2 * AWS_CALL_MS + QUEUE_HOP_MS) / 1000  # Query, send the next page, the hop
+    cpu_bound_s = delivery_cpu / (DELIVERY_CONCURRENCY * VCPU["StatusDeliveryFunction"])
+    throttle_s = posts / ACCOUNT_POSTS_PER_SECOND
+    consumer_s = consumer_cpu / VCPU["StatusFanoutFunction"] + 4 * AWS_CALL_MS / 1000
+    total_s = consumer_s + max(cpu_bound_s, throttle_s, pages * per_page_s) + QUEUE_HOP_MS / 1000
+    return {
+        "connections": n,
+        "posts": posts,
+        "jobs": dict(kinds),
+        "delivery_invocations": len(invocations),
+        "dynamodb_requests": sum(requests.values()),
+        "stream_consumer_cpu_s": round(consumer_cpu, 3),
+        "delivery_cpu_s_code": round(code_cpu, 2),
+        "delivery_cpu_s_posts": round(post_cpu, 2),
+        "projected_stream_consumer_s": round(consumer_s, 2),
+        "projected_cpu_bound_s": round(cpu_bound_s, 2),
+        "projected_throttle_bound_s": round(throttle_s, 2),
+        "projected_page_chain_s": round(pages * per_page_s, 2),
+        "projected_last_recipient_s": round(total_s, 2),
+        "method": (
+            f"consumer CPU / {VCPU['StatusFanoutFunction']:.3f} vCPU; delivery = max(CPU "
+            f"(code + {POST_CPU_MS} ms per post) / ({DELIVERY_CONCURRENCY} x "
+            f"{VCPU['StatusDeliveryFunction']:.3f} vCPU), posts / {ACCOUNT_POSTS_PER_SECOND}/s, "
+            f"pages x ({2 * AWS_CALL_MS} ms calls + {QUEUE_HOP_MS} ms hop)) + one hop; "
+            f"page size {delivery.PAGE_SIZE}, jobs of <= {delivery.JOB_MAX_CONNECTIONS}"
+        ),
+    }
+
+
+def _batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    for start in range(0, len(items), 25):
+        chunk = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        pending: dict[str, Any] = {table: chunk}
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+class _Context:
+    def __init__(self, function_dir: str) -> None:
+        self.function_name = f"presence-{function_dir}"
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_dir}"
+        self.aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+_modules: dict[str, Any] = {}
+
+
+def _handler(function_dir: str) -> Any:
+    if function_dir not in _modules:
+        import importlib.util
+
+        path = ROOT / "functions" / function_dir / "app.py"
+        spec = importlib.util.spec_from_file_location(f"bench_{function_dir}", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _modules[function_dir] = module
+    return _modules[function_dir]
+
+
+class _Stream:
+    """The Status stream's records, as Lambda hands them over (moto keeps one shard)."""
+
+    def __init__(self, table: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.client = boto3.client(
+            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
+        )
+        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"][
+            "LatestStreamArn"
+        ]
+        self.iterator: str | None = None
+
+    def take(self) -> list[dict[str, Any]]:
+        if self.iterator is None:
+            shard = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][
+                0
+            ]
+            self.iterator = self.client.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        records: list[dict[str, Any]] = []
+        while self.iterator:
+            response = self.client.get_records(ShardIterator=self.iterator, Limit=1000)
+            self.iterator = response.get("NextShardIterator")
+            records += [json.loads(json.dumps(r, default=str)) for r in response["Records"]]
+            if not response["Records"]:
+                break
+        for record in records:
+            record["eventSourceARN"] = self.arn
+        return records
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Delivery: posting `onUserStatusUpdated` frames to connections, and the delivery jobs that
+spread a large audience over many invocations (the second stage of the fan-out).
+
+The stream consumer (presence.fanout) works out what changed and the first page of who is
+watching. A small audience it posts itself; a larger one it splits into delivery jobs on the
+DeliveryQueue, an SQS FIFO queue that the delivery function consumes, scaled out by Lambda:
+
+- a **post job** carries one user's new status (the frame as the user's own devices see it and
+  as others see it) and up to JOB_MAX_CONNECTIONS recipient connections, all of one partition
+  (a hash of the connection id). Its message group is that partition, so every frame to one
+  connection passes through one ordered group: an older value of a user is never posted to a
+  connection after a newer one;
+- a **page job** carries a cursor into the user's subscribers (or friends): it reads the next
+  PAGE_SIZE of them, queues the page after it first (so pages are read while earlier ones are
+  still being resolved), then reads those watchers' connections and queues their post jobs.
+
+Nothing an invocation does grows with the audience beyond a page. Every job carries the
+status's version: a job whose user has meanwhile changed again is skipped (the newer change has
+jobs of its own), so a connection gets the newest value once. Each job's deduplication id is a
+function of (user, version, partition, page, chunk): a stream batch that Lambda retries queues
+the same ids again, and SQS drops them (its 5-minute deduplication window). A post that fails
+is retried right here (a few times, with backoff) for that connection alone: no retry re-posts
+what was delivered; a connection that still fails is given up and counted (PushFailures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+
+from presence import clock, lifecycle, sessions, settings, store
+from presence.lifecycle import PresenceState
+from presence.models import UserStatus
+from presence.observability import logger, metrics
+
+EVENT = "onUserStatusUpdated"
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
+MAX_WORKERS = store.SOCKET_POOL_SIZE  # concurrent posts, one pooled connection each
+OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
+POST_ATTEMPTS = 3  # a failing post is tried this often, with these pauses between
+POST_BACKOFF_SECONDS = (0.05, 0.2)
+
+PARTITIONS = 16  # message groups of post jobs (see template.yaml, DeliveryFunction)
+JOB_MAX_CONNECTIONS = 500
+PAGE_SIZE = 5_000  # watchers read by one page job
+
+FRAME_HEAD = b'{"event":"' + EVENT.encode() + b'","data":['
+FRAME_TAIL = b"]}"
+
+
+class Recipient(NamedTuple):
+    """A live connection that is to receive a change, and whose it is."""
+
+    connection_id: str
+    owner_id: str
+    connected_at: int
+
+
+class Frame(NamedTuple):
+    """One frame to post and the changed users it tells about."""
+
+    data: bytes
+    user_ids: tuple[str, ...]
+
+
+class Outcome(NamedTuple):
+    """What posting one connection's frames came to."""
+
+    sent: int
+    failed_frames: int
+    gone: bool
+
+
+# --- frames -------------------------------------------------------------------------------------
+
+
+def status_of(state: PresenceState) -> UserStatus:
+    """A stored state as a push tells it."""
+    return UserStatus(
+        state.user_id,
+        state.status_type,
+        state.custom_status,
+        state.last_active_time,
+        state.version,
+    )
+
+
+def encode(status: UserStatus) -> bytes:
+    return json.dumps(status.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def pack(statuses: Sequence[tuple[str, bytes]]) -> list[Frame]:
+    """Pack encoded statuses, in order, into as few frames of at most MAX_FRAME_BYTES as fit."""
+    frames: list[Frame] = []
+    parts: list[bytes] = []
+    users: list[str] = []
+    size = len(FRAME_HEAD) + len(FRAME_TAIL)
+    for user_id, part in statuses:
+        extra = len(part) + (1 if parts else 0)
+        if parts and size + extra > MAX_FRAME_BYTES:
+            frames.append(Frame(FRAME_HEAD + b",".join(parts) + FRAME_TAIL, tuple(users)))
+            parts, users = [], []
+            size = len(FRAME_HEAD) + len(FRAME_TAIL)
+            extra = len(part)
+        parts.append(part)
+        users.append(user_id)
+        size += extra
+    if parts:
+        frames.append(Frame(FRAME_HEAD + b",".join(parts) + FRAME_TAIL, tuple(users)))
+    return frames
+
+
+def recipients(audience: Iterable[str], states: dict[str, PresenceState]) -> list[Recipient]:
+    """The live connections of each user of `audience` (each connection once)."""
+    found: dict[str, Recipient] = {}
+    for owner_id in audience:
+        for connection_id, conn in states[owner_id].connections.items():
+            if lifecycle.is_live(conn) and connection_id not in found:
+                found[connection_id] = Recipient(connection_id, owner_id, conn.connected_at)
+    return list(found.values())
+
+
+# --- posting ------------------------------------------------------------------------------------
+
+
+def post_all(jobs: Sequence[tuple[Recipient, Sequence[Frame]]]) -> list[Outcome]:
+    """Post each recipient its frames, recipients in parallel."""
+    if not jobs:
+        return []
+    store.sockets()  # created here, once: boto3 does not create clients safely from threads
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
+        return list(pool.map(lambda job: send(*job), jobs))
+
+
+def send(recipient: Recipient, frames: Sequence[Frame]) -> Outcome:
+    """Post a connection's frames in order; on 410 Gone drop the connection and stop. A post
+    that fails otherwise is tried again (only that one), then given up."""
+    sent = failed = 0
+    for frame in frames:
+        delivered = _post(recipient, frame)
+        if delivered is None:
+            failed += 1
+            continue
+        if not delivered:
+            if clock.now_ms() - recipient.connected_at >= OPENING_MS:
+                drop_gone(recipient)
+            else:
+                # API Gateway answers 410 until the $connect handler has returned: the socket
+                # is still opening, not gone. Its own first push is lost; it is not dropped.
+                logger.info(
+                    "connection still opening", extra={"connectionId": recipient.connection_id}
+                )
+            return Outcome(sent, failed, gone=True)
+        sent += 1
+    return Outcome(sent, failed, gone=False)
+
+
+def _post(recipient: Recipient, frame: Frame) -> bool | None:
+    """True: posted; False: the connection is gone (410); None: failed every attempt."""
+    for attempt in range(POST_ATTEMPTS):
+        try:
+            return store.post_to_connection(recipient.connection_id, frame.data)
+        except Exception:
+            if attempt + 1 == POST_ATTEMPTS:
+                logger.exception(
+                    "push failed; given up for this connection",
+                    extra={"connectionId": recipient.connection_id, "userIDs": frame.user_ids},
+                )
+                return None
+            time.sleep(POST_BACKOFF_SECONDS[min(attempt, len(POST_BACKOFF_SECONDS) - 1)])
+    return None  # pragma: no cover (the loop returns)
+
+
+def drop_gone(recipient: Recipient) -> None:
+    """The socket is gone: drop exactly this connection (its owner's status follows the rules).
+
+    A failure here is logged, not retried: the pushes themselves cannot be delivered anyway, and
+    the connection is dropped by its $disconnect or at API Gateway's 2-hour limit regardless.
+    """
+    logger.info(
+        "connection gone",
+        extra={"connectionId": recipient.connection_id, "userID": recipient.owner_id},
+    )
+    try:
+        sessions.on_gone(recipient.owner_id, recipient.connection_id)
+    except Exception:
+        logger.exception(
+            "could not drop a gone connection",
+            extra={"connectionId": recipient.connection_id, "userID": recipient.owner_id},
+        )
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def partition_of(connection_id: str) -> int:
+    return zlib.crc32(connection_id.encode()) % PARTITIONS
+
+
+def _dedup_id(*parts: object) -> str:
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()
+
+
+def post_jobs(
+    state: PresenceState, to: Sequence[Recipient], *, page: str = "first"
+) -> list[store.DeliveryJob]:
+    """The post jobs that tell `to` about the user's `state`: by partition, in chunks."""
+    status = status_of(state)
+    visible = settings.current().lastActiveTimeVisible
+    frames = {
+        "own": (FRAME_HEAD + encode(status) + FRAME_TAIL).decode(),
+        "others": (FRAME_HEAD + encode(status.as_seen_by_others(visible)) + FRAME_TAIL).decode(),
+    }
+    by_partition: dict[int, list[Recipient]] = {}
+    for recipient in to:
+        by_partition.setdefault(partition_of(recipient.connection_id), []).append(recipient)
+    jobs: list[store.DeliveryJob] = []
+    for partition, members in sorted(by_partition.items()):
+        for chunk_no, start in enumerate(range(0, len(members), JOB_MAX_CONNECTIONS)):
+            chunk = members[start : start + JOB_MAX_CONNECTIONS]
+            body = {
+                "kind": "post",
+                "userID": state.user_id,
+                "version": state.version,
+                "frames": frames,
+                "to": [[r.connection_id, r.owner_id, r.connected_at] for r in chunk],
+            }
+            jobs.append(
+                store.DeliveryJob(
+                    json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                    group=f"p{partition}",
+                    dedup=_dedup_id(state.user_id, state.version, partition, page, chunk_no),
+                )
+            )
+    return jobs
+
+
+def page_job(user_id: str, version: int, source: str, cursor: Any, page: int) -> store.DeliveryJob:
+    """A job that reads the next page of the user's watchers of `source` (subscribers or
+    friends) from `cursor` (a DynamoDB LastEvaluatedKey)."""
+    body = {
+        "kind": "page",
+        "userID": user_id,
+        "version": version,
+        "source": source,
+        "cursor": cursor,
+        "page": page,
+    }
+    return store.DeliveryJob(
+        json.dumps(body, separators=(",", ":")),
+        group=f"page-{hashlib.sha256(user_id.encode()).hexdigest()[:32]}",
+        dedup=_dedup_id(user_id, version, source, page),
+    )
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """An SQS FIFO batch of delivery jobs -> the partial batch response. After a job fails,
+    the rest of the batch is reported too (Powertools' FIFO processor), so a message group's
+    jobs stay in order."""
+    processor = SqsFifoPartialProcessor()
+    response = process_partial_response(
+        event=event,
+        record_handler=lambda record: run(json.loads(record.body)),
+        processor=processor,
+        context=context,
+    )
+    return dict(response)
+
+
+def run(job: dict[str, Any]) -> None:
+    """One delivery job (raises on anything that should make SQS deliver it again)."""
+    if store.get_version(str(job["userID"])) > int(job["version"]):
+        logger.info("superseded; the newer change delivers", extra={"userID": job["userID"]})
+        return
+    if job["kind"] == "post":
+        _run_post(job)
+    elif job["kind"] == "page":
+        _run_page(job)
+    else:
+        raise ValueError(f"unknown delivery job kind {job['kind']!r}")
+
+
+def _run_post(job: dict[str, Any]) -> list[Outcome]:
+    own = Frame(str(job["frames"]["own"]).encode(), (str(job["userID"]),))
+    others = Frame(str(job["frames"]["others"]).encode(), (str(job["userID"]),))
+    to = [Recipient(str(c), str(o), int(t)) for c, o, t in job["to"]]
+    outcomes = post_all([(r, [own if r.owner_id == job["userID"] else others]) for r in to])
+    for name, value in (
+        ("PushesSent", sum(o.sent for o in outcomes)),
+        ("PushesGone", sum(o.gone for o in outcomes)),
+        ("PushFailures", sum(o.failed_frames for o in outcomes)),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return outcomes
+
+
+def _run_page(job: dict[str, Any]) -> None:
+    user_id, source, page = str(job["userID"]), str(job["source"]), int(job["page"])
+    watchers, cursor = store.watchers_page(user_id, source, job["cursor"], PAGE_SIZE)
+    state = store.get_presence(user_id)
+    jobs = []
+    if cursor is not None:
+        jobs.append(page_job(user_id, state.version, source, cursor, page + 1))
+        store.send_delivery_jobs(jobs)  # the next page first: pages overlap their reads
+    audience = [w for w in watchers if w != user_id]
+    states = store.get_presences(audience)
+    label = f"{source}{page}"
+    store.send_delivery_jobs(post_jobs(state, recipients(audience, states), page=label))
