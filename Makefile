@@ -105,6 +105,7 @@ bench: $(VENV)
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start; \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.op_cost; \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.push_latency; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.delivery_scale --connections 100000; \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.report --elapsed $$(( $$(date +%s) - start ))
 
 clean:

@@ -151,7 +151,7 @@ def run(n: int) -> dict[str, Any]:
 
         # --- the change
         stream = _Stream(os.environ["STATUS_TABLE"])
-        stream.take()
+        stream.skip()
         _handler("set_self_status")
         from presence.auth import gen_user_sig
 
@@ -315,14 +315,15 @@ class _Stream:
         ]
         self.iterator: str | None = None
 
+    def skip(self) -> None:
+        """Start after everything written so far (the seeding is nobody's change)."""
+        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        self.iterator = self.client.get_shard_iterator(
+            StreamArn=self.arn, ShardId=shards[0]["ShardId"], ShardIteratorType="LATEST"
+        )["ShardIterator"]
+
     def take(self) -> list[dict[str, Any]]:
-        if self.iterator is None:
-            shard = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"][
-                0
-            ]
-            self.iterator = self.client.get_shard_iterator(
-                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+        assert self.iterator is not None, "skip() first"
         records: list[dict[str, Any]] = []
         while self.iterator:
             response = self.client.get_records(ShardIterator=self.iterator, Limit=1000)

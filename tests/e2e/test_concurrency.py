@@ -51,3 +51,20 @@ def test_the_eleventh_connection_closes_the_oldest(sockets: Sockets, http: Http,
     for socket_ in others:
         socket_.send('{"action": "ping"}')
         assert socket_.wait_for(lambda f: f.get("event") == "pong")["event"] == "pong"
+
+
+def test_a_large_audience_is_delivered_through_jobs_once_each(
+    sockets: Sockets, http: Http, uid: Uid
+) -> None:
+    # more connections than the stream consumer posts itself (200): the change goes through
+    # the delivery queue and the delivery function, as on AWS
+    star = uid("star")
+    fans = [uid("fan") for _ in range(230)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda fan: http.subscribe(fan, [star]).ok(), fans))
+    watchers = [sockets.open(fan) for fan in fans]
+    version = http.set_self_status(star, "on stage").data["version"]
+    for watcher in watchers:
+        assert watcher.wait_status(star, custom_status="on stage", timeout=30)["version"] == version
+    for watcher in watchers:
+        assert watcher.pushes_about(star, during=0.01) == []  # nothing twice

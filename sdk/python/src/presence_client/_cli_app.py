@@ -141,13 +141,32 @@ def _status_text(status_type: StatusType) -> Text:
     return Text(status_type.label, style=_STYLE[status_type])
 
 
+def last_seen(status: UserStatus, now: float | None = None) -> str:
+    """'last seen 5 min ago' from lastActiveTime; "" while ONLINE or when it is not known."""
+    if status.online or not status.last_active_time:
+        return ""
+    ago = max(0, int((time.time() if now is None else now) - status.last_active_time / 1000))
+    for unit, seconds in (("day", 86400), ("h", 3600), ("min", 60)):
+        if ago >= seconds:
+            count = ago // seconds
+            plural = "s" if unit == "day" and count > 1 else ""
+            return f"last seen {count} {unit}{plural} ago"
+    return "last seen just now"
+
+
 def _status_table(statuses: Sequence[UserStatus], *, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     table.add_column("user", style="bold")
     table.add_column("status")
     table.add_column("custom status")
+    table.add_column("last seen", style="dim")
     for status in statuses:
-        table.add_row(status.user_id, _status_text(status.status_type), status.custom_status)
+        table.add_row(
+            status.user_id,
+            _status_text(status.status_type),
+            status.custom_status,
+            last_seen(status).removeprefix("last seen "),
+        )
     return table
 
 
@@ -422,7 +441,8 @@ async def _watch(config: Config, users: list[str], platform: str, heartbeat: flo
         elif not live_view:
             custom = f" {status.custom_status!r}" if status.custom_status else ""
             label = _status_text(status.status_type).plain
-            print(f"{time.strftime('%H:%M:%S')} {status.user_id} {label}{custom}", flush=True)
+            seen = f" ({last_seen(status)})" if last_seen(status) else ""
+            print(f"{time.strftime('%H:%M:%S')} {status.user_id} {label}{custom}{seen}", flush=True)
 
     client.on(NET_STATE_CHANGE, lambda change: note(_describe(change)))
     client.on(KICKED_OUT, kicked.append)

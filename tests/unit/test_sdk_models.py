@@ -1,0 +1,50 @@
+"""The Python SDK's status model: version ordering and "last seen" (no server needed)."""
+
+from __future__ import annotations
+
+from presence_client._cli_app import last_seen
+from presence_client.models import StatusType, UserStatus
+
+NOW = 1_800_000_000.0
+
+
+def status(
+    version: int, custom: str = "", last_active_ms: int = 0, online: bool = False
+) -> UserStatus:
+    kind = StatusType.ONLINE if online else StatusType.UNLOGINED
+    return UserStatus("alice", kind, custom, last_active_ms, version)
+
+
+def test_a_higher_version_supersedes_and_an_older_or_equal_one_does_not() -> None:
+    held = status(10, "new")
+    assert status(11, "newer").supersedes(held)
+    assert not status(9, "old").supersedes(held)  # older news, by push or by read
+    assert not status(10, "new").supersedes(held)  # the same value again
+    assert status(1).supersedes(None)
+
+
+def test_without_versions_any_different_status_is_news() -> None:
+    assert status(0, "b").supersedes(status(0, "a"))
+    assert not status(0, "a").supersedes(status(0, "a"))
+
+
+def test_wire_round_trip_keeps_version_and_last_active_time() -> None:
+    wire = {
+        "userID": "alice",
+        "statusType": 3,
+        "customStatus": "x",
+        "lastActiveTime": 5,
+        "version": 7,
+    }
+    assert UserStatus.from_wire(wire).to_wire() == wire
+    assert UserStatus.from_wire({"userID": "alice", "statusType": 1}).version == 0  # older server
+
+
+def test_last_seen_reads_like_a_person_would_say_it() -> None:
+    ago = lambda seconds: status(1, last_active_ms=int((NOW - seconds) * 1000))  # noqa: E731
+    assert last_seen(ago(20), NOW) == "last seen just now"
+    assert last_seen(ago(5 * 60), NOW) == "last seen 5 min ago"
+    assert last_seen(ago(2 * 3600 + 5), NOW) == "last seen 2 h ago"
+    assert last_seen(ago(3 * 86400), NOW) == "last seen 3 days ago"
+    assert last_seen(status(1, online=True), NOW) == ""  # ONLINE now
+    assert last_seen(status(1), NOW) == ""  # never seen, or hidden by the deployment
