@@ -180,6 +180,7 @@ class PresenceSDK {
     this._loginPromise = null;
     this._netState = TYPES.NET_STATE_DISCONNECTED;
     this._held = new Map(); // userID -> the newest status seen (push or read)
+    this._emitted = new Map(); // userID -> the newest status emitted to the app
     this._subscribed = new Set(); // userIDs subscribed through this instance
   }
 
@@ -264,6 +265,7 @@ class PresenceSDK {
     }
     if (this._held.size && this._heldOwner !== userID) {
       this._held.clear();
+      this._emitted.clear();
       this._subscribed.clear();
     }
     this._heldOwner = userID;
@@ -313,6 +315,7 @@ class PresenceSDK {
     }
     this._end(session, null);
     this._held.clear();
+    this._emitted.clear();
     this._subscribed.clear();
     return { code: 0, data: {} };
   }
@@ -452,7 +455,10 @@ class PresenceSDK {
         for (const s of list) {
           session.pushMarks.set(s.userID, (session.pushMarks.get(s.userID) || 0) + 1);
         }
-        const accepted = this._ingest(list).map((r) => r.status);
+        // compared with what the app was given: a status only read (a setSelfStatus answer,
+        // a getUserStatus) must not make the push of that same version look old
+        const accepted = this._ingest(list, { push: true }).map((r) => r.status);
+        for (const s of accepted) this._emitted.set(s.userID, s);
         if (accepted.length) this._emit(EVENT.USER_STATUS_UPDATED, accepted);
         break;
       }
@@ -576,6 +582,7 @@ class PresenceSDK {
       (s) => versionOf(s) > 0 || (session.pushMarks.get(s.userID) || 0) === (marks.get(s.userID) || 0),
     );
     const changed = this._ingest(fresh).filter((r) => r.changed).map((r) => r.status);
+    for (const s of changed) this._emitted.set(s.userID, s);
     if (changed.length) this._emit(EVENT.USER_STATUS_UPDATED, changed);
   }
 
@@ -597,7 +604,7 @@ class PresenceSDK {
 
   /** Take statuses in (push or read): newest per user first, then only those newer than what
    * is held. A missing version counts as 0; when neither side has one, the later one wins. */
-  _ingest(statuses) {
+  _ingest(statuses, { push = false } = {}) {
     const newest = new Map();
     for (const s of statuses) {
       const prev = newest.get(s.userID);
@@ -609,7 +616,13 @@ class PresenceSDK {
       if (held) {
         const v = versionOf(s);
         const h = versionOf(held);
-        if (v < h || (v === h && v !== 0)) continue;
+        if (v < h) continue;
+        if (v === h && v !== 0) {
+          // the same version again: news only as the push of a status the app has only
+          // read so far (a setSelfStatus answer, a getUserStatus), never emitted
+          const emitted = this._emitted.get(s.userID);
+          if (!push || (emitted && versionOf(emitted) >= v)) continue;
+        }
       }
       const status = { ...s };
       this._held.set(s.userID, status);
@@ -702,7 +715,10 @@ class PresenceSDK {
     const gone = all ? [...this._subscribed, ...this._held.keys()] : Array.isArray(ids) ? ids : [];
     for (const id of gone) {
       this._subscribed.delete(id);
-      if (id !== self) this._held.delete(id);
+      if (id !== self) {
+        this._held.delete(id);
+        this._emitted.delete(id);
+      }
     }
     return answer;
   }

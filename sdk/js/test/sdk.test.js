@@ -295,6 +295,18 @@ describe('pushes', () => {
     assert.deepEqual(updates().map((e) => e.data[0].customStatus), ['after']);
   });
 
+  it('the push of a status only read so far is emitted once (e.g. after setSelfStatus)', async () => {
+    const { tim, server, updates } = await loggedIn({
+      routes: { setSelfStatus: () => status('me', 1, 'in a call', { version: 12 }) },
+    });
+    await tim.setSelfStatus({ customStatus: 'in a call' });
+    server.last.push({ event: 'onUserStatusUpdated', data: [status('me', 1, 'in a call', { version: 12 })] });
+    server.last.push({ event: 'onUserStatusUpdated', data: [status('me', 1, 'in a call', { version: 12 })] });
+    await until(() => updates().length === 1);
+    await sleep(20);
+    assert.equal(updates().length, 1); // the repeat is not emitted again
+  });
+
   it('a missing version is 0: accepted when nothing is held, and from a server without versions', async () => {
     const { server, updates } = await loggedIn();
     server.last.push({ event: 'onUserStatusUpdated', data: [status('bob', 1, 'one')] });

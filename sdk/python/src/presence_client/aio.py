@@ -703,6 +703,11 @@ class AsyncPresenceClient:
             logger.debug("ignored a frame: %.200r", message)
 
     def _is_news(self, status: UserStatus) -> bool:
+        """A push is news if it is newer than anything seen (read or pushed), or the push of a
+        status only read so far (never emitted to the app)."""
+        known = self._known.get(status.user_id)
+        if known is not None and status.version and status.version < known.version:
+            return False
         emitted = self._emitted.get(status.user_id)
         if emitted is not None and status.version and emitted:
             return status.version > emitted
