@@ -669,3 +669,49 @@ def test_admin_functions_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:UpdateItem", table_arn("StatusTable")),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
+
+
+def test_alarms_watch_dead_letters_lag_errors_and_faults(template: Template) -> None:
+    alarms = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    watched = {
+        (props["MetricName"], str(props["Dimensions"][0]["Value"])) for props in alarms.values()
+    }
+    for queue in ("TimersDeadLetterQueue", "DeliveryDeadLetterQueue", "FanoutFailureQueue"):
+        attribute = {"Fn::GetAtt": [queue, "QueueName"]}
+        assert ("ApproximateNumberOfMessagesVisible", str(attribute)) in watched, queue
+    for function in ("StatusFanoutFunction", "StatusDeliveryFunction", "StatusTimersFunction"):
+        for metric in ("Errors", "Throttles"):
+            assert (metric, str({"Ref": function})) in watched, (function, metric)
+    assert ("IteratorAge", str({"Ref": "StatusFanoutFunction"})) in watched
+    assert ("5xx", str({"Ref": "HttpApi"})) in watched
+    for props in alarms.values():
+        # every alarm notifies the topic when one is given, and nobody otherwise
+        assert props["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+        assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_every_function_has_a_log_group_that_expires(template: Template) -> None:
+    groups = {
+        str(resource["Properties"]["LogGroupName"]): resource["Properties"]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in resource["Properties"]
+    }
+    for logical_id in ALL_FUNCTIONS.values():
+        name = str({"Fn::Sub": f"/aws/lambda/${{{logical_id}}}"})
+        assert name in groups, logical_id
+        assert groups[name]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_users_data_and_the_key_survive_a_stack_deletion(template: Template) -> None:
+    resources = template["Resources"]
+    for logical_id in ("StatusTable", "SubscriptionsTable", "FriendsTable", "SettingsTable"):
+        assert resources[logical_id]["DeletionPolicy"] == "Retain", logical_id
+        assert resources[logical_id]["UpdateReplacePolicy"] == "Retain", logical_id
+        assert resources[logical_id]["Properties"]["DeletionProtectionEnabled"] is True
+    assert resources["UserSigSecret"]["DeletionPolicy"] == "Retain"

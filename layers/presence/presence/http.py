@@ -59,6 +59,10 @@ def http_endpoint[B: BaseModel](
             metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
             return response(200, {"code": 0, "message": "", "data": data})
 
+        # what the OpenAPI document (local/openapi.py) describes; copied outward by each
+        # wrapper below (functools.wraps)
+        run.body_model = body_model  # type: ignore[attr-defined]
+        run.admin_only = admin  # type: ignore[attr-defined]
         handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(run)
         handler = metrics.log_metrics(handler, raise_on_empty_metrics=False)
         handler = tracer.capture_lambda_handler(handler)
