@@ -37,6 +37,7 @@ help:
 	@echo "make test-web  the Web SDK's node tests and the browser tests (part of make test)"
 	@echo "make validate  sam validate --lint and cfn-lint of template.yaml"
 	@echo "make openapi   regenerate docs/openapi.json from template.yaml and the handlers"
+	@echo "make smoke HTTP_URL=... WS_URL=... SECRET_KEY=...   smoke-test a deployment"
 	@echo "make clean     remove build output and caches (distclean: also the venvs)"
 	@echo "make distclean clean, and remove .venv, .venv-sam and sdk/js/node_modules"
 	@echo "variables: PRESENCE_HTTP_PORT PRESENCE_WS_PORT PRESENCE_DEMO_PORT PRESENCE_SECRET_KEY"
@@ -135,3 +136,13 @@ test-web: $(VENV)
 .PHONY: openapi
 openapi: $(VENV)
 	$(AWS_OFFLINE) POWERTOOLS_TRACE_DISABLED=true PYTHONPATH=layers/presence:. $(VENV)/bin/python -m local.openapi
+
+# The smoke test against a deployment (or make run): make smoke HTTP_URL=... WS_URL=...
+# SECRET_KEY=... [SDKAPPID=1400000000]. make test runs it against the local runtime.
+.PHONY: smoke
+smoke: $(VENV)
+	@if [ -z "$(HTTP_URL)" ] || [ -z "$(WS_URL)" ] || [ -z "$(SECRET_KEY)" ]; then \
+		echo "usage: make smoke HTTP_URL=<HttpApiUrl> WS_URL=<WebSocketUrl> SECRET_KEY=<key> [SDKAPPID=...]" >&2; \
+		exit 2; fi
+	@PYTHONPATH=layers/presence:. $(VENV)/bin/python -m tests.smoke --http-url '$(HTTP_URL)' \
+		--ws-url '$(WS_URL)' --secret-key '$(SECRET_KEY)' --sdkappid '$(or $(SDKAPPID),1400000000)'
