@@ -65,6 +65,7 @@ def run(n: int) -> dict[str, Any]:
 
     from local import template as cfn
     from local.aws import create_resources
+    from local.harness import StatusStream, handler_module, lambda_context
     from presence import clock, settings, store
 
     with mock_aws():
@@ -93,17 +94,22 @@ def run(n: int) -> dict[str, Any]:
             }
             for i in range(n)
         ]
-        dynamodb = boto3.client("dynamodb")
-        _batch_put(dynamodb, os.environ["STATUS_TABLE"], status_items)
-        _batch_put(
-            dynamodb,
+        store._batch_write(
+            os.environ["STATUS_TABLE"], [{"PutRequest": {"Item": item}} for item in status_items]
+        )
+        # the items presence.store.write_subscriptions writes, in bulk
+        store._batch_write(
             os.environ["SUBSCRIPTIONS_TABLE"],
             [
                 {
-                    "subscriberID": {"S": f"fan{i:06d}"},
-                    "targetID": {"S": "star"},
-                    "seq": {"N": "1"},
-                    "createdAt": {"N": "1"},
+                    "PutRequest": {
+                        "Item": {
+                            "subscriberID": {"S": f"fan{i:06d}"},
+                            "targetID": {"S": "star"},
+                            "seq": {"N": "1"},
+                            "createdAt": {"N": "1"},
+                        }
+                    }
                 }
                 for i in range(n)
             ],
@@ -142,17 +148,17 @@ def run(n: int) -> dict[str, Any]:
 
         def invoke(function_dir: str, event: dict[str, Any]) -> tuple[Any, float, float]:
             """(result, wall seconds, CPU seconds outside moto, this thread)."""
-            module = _handler(function_dir)
+            module = handler_module(function_dir)
             in_moto.cpu = 0.0
             wall, cpu = time.perf_counter(), time.thread_time()
-            result = module.lambda_handler(event, _Context(function_dir))
+            result = module.lambda_handler(event, lambda_context(function_dir, 1024))
             cpu = time.thread_time() - cpu - in_moto.cpu
             return result, time.perf_counter() - wall, cpu
 
         # --- the change
-        stream = _Stream(os.environ["STATUS_TABLE"])
+        stream = StatusStream(os.environ["STATUS_TABLE"])
         stream.skip()
-        _handler("set_self_status")
+        handler_module("set_self_status")
         from presence.auth import gen_user_sig
 
         event = json.loads((ROOT / "events" / "set_self_status.json").read_text())
@@ -262,78 +268,6 @@ def project(
             f"page size {delivery.PAGE_SIZE}, jobs of <= {delivery.JOB_MAX_CONNECTIONS}"
         ),
     }
-
-
-def _batch_put(client: Any, table: str, items: list[dict[str, Any]]) -> None:
-    for start in range(0, len(items), 25):
-        chunk = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
-        pending: dict[str, Any] = {table: chunk}
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-
-class _Context:
-    def __init__(self, function_dir: str) -> None:
-        self.function_name = f"presence-{function_dir}"
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 1024
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_dir}"
-        self.aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
-_modules: dict[str, Any] = {}
-
-
-def _handler(function_dir: str) -> Any:
-    if function_dir not in _modules:
-        import importlib.util
-
-        path = ROOT / "functions" / function_dir / "app.py"
-        spec = importlib.util.spec_from_file_location(f"bench_{function_dir}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _modules[function_dir] = module
-    return _modules[function_dir]
-
-
-class _Stream:
-    """The Status stream's records, as Lambda hands them over (moto keeps one shard)."""
-
-    def __init__(self, table: str) -> None:
-        import boto3
-        from botocore.config import Config
-
-        self.client = boto3.client(
-            "dynamodbstreams", config=Config(account_id_endpoint_mode="disabled")
-        )
-        self.arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"][
-            "LatestStreamArn"
-        ]
-        self.iterator: str | None = None
-
-    def skip(self) -> None:
-        """Start after everything written so far (the seeding is nobody's change)."""
-        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
-        self.iterator = self.client.get_shard_iterator(
-            StreamArn=self.arn, ShardId=shards[0]["ShardId"], ShardIteratorType="LATEST"
-        )["ShardIterator"]
-
-    def take(self) -> list[dict[str, Any]]:
-        assert self.iterator is not None, "skip() first"
-        records: list[dict[str, Any]] = []
-        while self.iterator:
-            response = self.client.get_records(ShardIterator=self.iterator, Limit=1000)
-            self.iterator = response.get("NextShardIterator")
-            records += [json.loads(json.dumps(r, default=str)) for r in response["Records"]]
-            if not response["Records"]:
-                break
-        for record in records:
-            record["eventSourceARN"] = self.arn
-        return records
 
 
 if __name__ == "__main__":

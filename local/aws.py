@@ -100,6 +100,7 @@ class Resources:
     queue_urls: dict[str, str]
     queue_arns: dict[str, str]
     secret_arn: str
+    event_buses: dict[str, str]
 
     def queue_urls_by_arn(self) -> dict[str, str]:
         return {self.queue_arns[logical_id]: url for logical_id, url in self.queue_urls.items()}
@@ -109,6 +110,7 @@ class Resources:
         refs = {
             **self.table_names,
             **self.queue_urls,
+            **self.event_buses,
             **{f"{logical_id}.Arn": arn for logical_id, arn in self.queue_arns.items()},
             "UserSigSecret": self.secret_arn,
             "SdkAppId": str(sdkappid),
@@ -142,12 +144,19 @@ def create_resources(template: cfn.Template, secret_key: str) -> Resources:
         for logical_id, url in queue_urls.items()
     }
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+    buses = {
+        logical_id: f"{NAME_PREFIX}-{logical_id}"
+        for logical_id, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Events::EventBus"
+    }
+    for name in buses.values():
+        boto3.client("events").create_event_bus(Name=name)
     secret = boto3.client("secretsmanager").create_secret(
         Name=SECRET_NAME,
         Description="UserSig secret key (local runtime)",
         SecretString=secret_key,
     )
-    return Resources(table_names, queue_urls, queue_arns, str(secret["ARN"]))
+    return Resources(table_names, queue_urls, queue_arns, str(secret["ARN"]), buses)
 
 
 def shared_environment(
@@ -167,3 +176,27 @@ def shared_environment(
             merged[name] = value
             owner.setdefault(name, logical_id)
     return merged
+
+
+LOCAL_EVENTS = f"{NAME_PREFIX}-local-status-events"
+
+
+def deliver_events_to_a_queue(bus_name: str) -> str:
+    """A rule on the bus (source "presence") that sends every status-change event to an SQS
+    queue, as an app backend's rule would; the queue's URL."""
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName=LOCAL_EVENTS)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events")
+    events.put_rule(
+        Name=LOCAL_EVENTS,
+        EventBusName=bus_name,
+        EventPattern='{"source": ["presence"]}',
+        State="ENABLED",
+    )
+    events.put_targets(
+        Rule=LOCAL_EVENTS, EventBusName=bus_name, Targets=[{"Id": "queue", "Arn": arn}]
+    )
+    return str(url)

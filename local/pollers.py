@@ -420,3 +420,29 @@ class SchedulePoller(_Poller):
                 self._scheduler.delete_schedule(GroupName=self._group, Name=summary["Name"])
                 self.fired += 1
         self._sleep(QUEUE_POLL_SECONDS * 5)
+
+
+class EventPrinter(_Poller):
+    """Prints each status-change event the local rule delivered to its queue (and takes it off
+    the queue), when PRESENCE_PRINT_EVENTS=1."""
+
+    def __init__(self, queue_url: str, log: Log) -> None:
+        super().__init__("events", log)
+        self._queue_url = queue_url
+        self._sqs: SQSClient = boto3.client("sqs")
+
+    def poll_once(self) -> None:
+        messages = self._sqs.receive_message(
+            QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            try:
+                event = json.loads(message["Body"])
+                self._log(f"event {event.get('detail-type')}: {json.dumps(event.get('detail'))}")
+            except ValueError:
+                self._log(f"event (not JSON): {message['Body'][:200]}")
+            self._sqs.delete_message(
+                QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"]
+            )
+        if not messages:
+            self._sleep(QUEUE_POLL_SECONDS * 2)

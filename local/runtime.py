@@ -165,7 +165,7 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
         sys.path.insert(0, str(LAYER_PATH))  # /opt/python in Lambda
 
     from local.lambdas import Functions
-    from local.pollers import QueuePoller, SchedulePoller, StreamPoller
+    from local.pollers import EventPrinter, QueuePoller, SchedulePoller, StreamPoller
 
     functions = Functions(template, ids)
     functions.start()
@@ -182,8 +182,13 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
     for consumer in cfn.queue_consumers(template):
         pollers.append(QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log))
     pollers.append(SchedulePoller(aws.SCHEDULE_GROUP, resources.queue_urls_by_arn(), log))
+    for bus in resources.event_buses.values():
+        events_queue = aws.deliver_events_to_a_queue(bus)
+        log(f"status-change events (setting statusChangeEvents) -> rule -> {events_queue}")
+        if os.environ.get("PRESENCE_PRINT_EVENTS") == "1":
+            pollers.append(EventPrinter(events_queue, log))
     executor = ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="lambda")
-    log(f"moto (DynamoDB, Streams, SQS, Scheduler, Secrets Manager) at {endpoint}")
+    log(f"moto (DynamoDB, Streams, SQS, Scheduler, EventBridge, Secrets Manager) at {endpoint}")
     log(
         f"{len(resources.table_names)} tables, {len(resources.queue_urls)} queues,"
         f" {len(ids)} functions from {cfn.TEMPLATE_PATH.name},"

@@ -68,3 +68,40 @@ def test_a_large_audience_is_delivered_through_jobs_once_each(
         assert watcher.wait_status(star, custom_status="on stage", timeout=30)["version"] == version
     for watcher in watchers:
         assert watcher.pushes_about(star, during=0.01) == []  # nothing twice
+
+
+def test_status_change_events_reach_a_backend_queue(
+    sockets: Sockets, http: Http, uid: Uid, settings_patch: Patch, runtime: Any
+) -> None:
+    import json
+    import re
+    import time
+
+    import boto3
+
+    found = re.search(r"moto .* at (http://\S+)", runtime.log_text())
+    assert found
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=found.group(1),
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    queue = sqs.get_queue_url(QueueName="presence-local-status-events")["QueueUrl"]
+    settings_patch({"statusChangeEvents": True})
+    alice = uid("alice")
+    sockets.open(alice, "ios").wait_status(alice, ONLINE)
+    http.set_self_status(alice, "in a call").ok()
+    mine: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 15
+    while len(mine) < 2 and time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            detail = json.loads(message["Body"])["detail"]
+            if detail["userID"] == alice:
+                mine.append(detail)
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert [(e["reason"], e["platform"]) for e in mine] == [("login", "ios"), ("setSelfStatus", "")]
+    assert mine[1]["customStatus"] == "in a call" and mine[1]["version"] > mine[0]["version"]

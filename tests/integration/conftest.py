@@ -6,7 +6,6 @@ caller's UserSig and body swapped in) and returns what the client would see.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import threading
@@ -15,18 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 import TLSSigAPIv2
-from botocore.config import Config
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 
 from local import template as cfn
 from local.aws import create_resources
+from local.harness import StatusStream as StatusStream
+from local.harness import handler_module as handler_module
+from local.harness import lambda_context as lambda_context
 from presence import settings, store
 
 # Powertools reads these when presence.observability is first imported, which may be at a
@@ -51,31 +51,11 @@ def routes() -> dict[str, cfn.Route]:
     return {route.code_dir.name: route for route in cfn.http_routes(template())}
 
 
-@cache
-def handler_module(function_dir: str) -> ModuleType:
-    path = ROOT / "functions" / function_dir / "app.py"
-    spec = importlib.util.spec_from_file_location(f"functions_{function_dir}_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def user_sig(
     user_id: str, *, expire: int = 3600, key: str = SECRET_KEY, sdkappid: int = SDKAPPID
 ) -> str:
     """A UserSig from Tencent's own public generator, as real clients will send."""
     return str(TLSSigAPIv2.TLSSigAPIv2(sdkappid, key).gen_sig(user_id, expire))
-
-
-def lambda_context(function_dir: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        function_name=f"presence-{function_dir}",
-        function_version="$LATEST",
-        memory_limit_in_mb=256,
-        invoked_function_arn=f"arn:aws:lambda:{REGION}:123456789012:function:{function_dir}",
-        aws_request_id="00000000-0000-0000-0000-000000000000",
-    )
 
 
 @dataclass
@@ -179,57 +159,6 @@ def api(aws: dict[str, str]) -> Api:
 def fresh_settings() -> Callable[[], None]:
     """Drop the settings cache, as if its short max age had passed."""
     return settings.clear_cache
-
-
-class StatusStream:
-    """The Status table's stream, read like Lambda's poller reads it (moto keeps one shard)."""
-
-    def __init__(self, table_name: str) -> None:
-        # botocore routes Streams to an account-based endpoint moto does not serve: turn it off.
-        self.client = boto3.client(
-            "dynamodbstreams",
-            region_name=REGION,
-            config=Config(account_id_endpoint_mode="disabled"),
-        )
-        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)
-        self.arn = table["Table"]["LatestStreamArn"]
-        self.seen: set[str] = set()
-        self.iterators: dict[str, str | None] = {}
-
-    def _new_records(self) -> list[dict[str, Any]]:
-        """What the shards hold past what was read before (each shard's next iterator kept)."""
-        records: list[Any] = []
-        shards = self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            iterator = (
-                self.iterators.get(shard["ShardId"])
-                or self.client.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            )
-            while iterator:
-                response = self.client.get_records(ShardIterator=iterator, Limit=1000)
-                records += response["Records"]
-                iterator = response.get("NextShardIterator")
-                self.iterators[shard["ShardId"]] = iterator
-                if not response["Records"]:
-                    break
-        return [self._as_lambda_record(r) for r in records]
-
-    def _as_lambda_record(self, record: Any) -> dict[str, Any]:
-        """boto3's parsed record -> the JSON Lambda sends (epoch seconds, eventSourceARN)."""
-        lambda_record = json.loads(json.dumps(record, default=str))
-        created = record["dynamodb"].get("ApproximateCreationDateTime")
-        if created is not None:
-            lambda_record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-        lambda_record["eventSourceARN"] = self.arn
-        return dict(lambda_record)
-
-    def take(self) -> list[dict[str, Any]]:
-        """Records not handed out before, oldest first."""
-        fresh = [r for r in self._new_records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
-        self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
-        return fresh
 
 
 def drain_delivery_queue(*, rounds: int = 1000) -> int:

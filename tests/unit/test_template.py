@@ -82,6 +82,7 @@ TIMERS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-TimersQu
 API_ID = "a1b2c3d4e5"
 WS_API_ARN = f"arn:aws:execute-api:us-east-1:123456789012:{API_ID}/*"
 SCHEDULE_GROUP = "presence-timers"
+EVENT_BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/presence-status-events"
 SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/presence-TimersSchedulerRole"
 SCHEDULES_ARN = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{SCHEDULE_GROUP}/*"
 
@@ -98,6 +99,7 @@ def refs() -> dict[str, str]:
         "TimersQueue": TIMERS_URL,
         "TimersQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
         "DeliveryQueue": DELIVERY_URL,
+        "StatusEventBus": "presence-status-events",
         "WebSocketApi": API_ID,
         "TimersScheduleGroup": SCHEDULE_GROUP,
         "TimersSchedulerRole.Arn": SCHEDULER_ROLE_ARN,
@@ -128,6 +130,7 @@ def grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
         **{f"{t}.Arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{t}" for t in TABLES},
         **{f"{q}.Arn": f"arn:aws:sqs:us-east-1:123456789012:{q}" for q in QUEUES},
         "UserSigSecret": SECRET_ARN,
+        "StatusEventBus.Arn": EVENT_BUS_ARN,
     }
     return {
         (action, resolve(template, resource, resolved))
@@ -260,6 +263,7 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "TIMERS_SCHEDULE_GROUP": SCHEDULE_GROUP,
             "TIMERS_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "DELIVERY_QUEUE_URL": DELIVERY_URL,
+            "STATUS_EVENT_BUS": "presence-status-events",
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
@@ -554,6 +558,7 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:Query", table_arn("FriendsTable")),
         ("dynamodb:GetItem", settings),
         ("sqs:SendMessage", queue_arn("DeliveryQueue")),
+        ("events:PutEvents", EVENT_BUS_ARN),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
     assert grants(template, "StatusDeliveryFunction") == {

@@ -76,3 +76,7 @@ def scheduler_role_arn() -> str:
 
 def delivery_queue_url() -> str:
     return _require("DELIVERY_QUEUE_URL")
+
+
+def status_event_bus() -> str:
+    return _require("STATUS_EVENT_BUS")

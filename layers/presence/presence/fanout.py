@@ -7,7 +7,8 @@ source of pushes and of timers. A batch is handled in three phases:
 1. Powertools' BatchProcessor parses each record into a `Change` (old and new PresenceState).
    A record that cannot be parsed (poison) is reported in `batchItemFailures`; the rest go on.
 2. `schedule` sends the timers each record's change implies (lifecycle.followups); a record
-   whose timers could not be queued is reported, so Lambda retries it.
+   whose timers could not be queued is reported, so Lambda retries it. When the setting
+   statusChangeEvents is on, `events.publish` puts each change on the EventBridge bus.
 3. `deliver` works out the pushes: only real changes (statusType or customStatus differ),
    coalesced per user (first old vs last new), and never a stale value: if the user's current
    item already holds something newer, that newest value is pushed instead. It reads the first
@@ -43,7 +44,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import clock, delivery, lifecycle, settings, store
+from presence import clock, delivery, events, lifecycle, settings, store
 from presence.delivery import Outcome, Recipient
 from presence.lifecycle import PresenceState
 from presence.models import StatusType
@@ -90,7 +91,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     failures: list[dict[str, Any]] = [dict(f) for f in response["batchItemFailures"]]
     unscheduled = schedule(changes)
-    failed = unscheduled | deliver(changes, unscheduled)
+    records = [events.Record(c.user_id, c.old, c.new, c.sequence_number) for c in changes]
+    retried = unscheduled | events.publish(records, unscheduled)
+    failed = retried | deliver(changes, retried)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
     failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=_sequence_order)]
     return {"batchItemFailures": failures}

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from mypy_boto3_apigatewaymanagementapi.client import ApiGatewayManagementApiClient
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
     from mypy_boto3_sqs.client import SQSClient
 
@@ -73,7 +74,7 @@ def _secrets() -> SecretsProvider:
 
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh mock per test)."""
-    for client in (dynamodb, sqs, scheduler, sockets, _secrets):
+    for client in (dynamodb, sqs, scheduler, sockets, events, _secrets):
         client.cache_clear()
 
 
@@ -714,6 +715,36 @@ def send_delivery_jobs(jobs: Sequence[DeliveryJob]) -> None:
         )
         if response.get("Failed"):
             raise PresenceError(Code.SERVER_FAULT, "delivery jobs could not be queued")
+
+
+# --- status-change events (EventBridge) ---------------------------------------------------------
+
+
+@cache
+def events() -> EventBridgeClient:
+    return boto3.client("events", config=_BOTO_CONFIG)
+
+
+def put_events(entries: Sequence[dict[str, Any]]) -> int | None:
+    """Publish up to 10 events to the stack's bus, in order; the index of the first one that
+    was not accepted (None: all were)."""
+    bus = config.status_event_bus()
+    response = events().put_events(
+        Entries=[
+            {
+                "Source": entry["Source"],
+                "DetailType": entry["DetailType"],
+                "Detail": entry["Detail"],
+                "EventBusName": bus,
+            }
+            for entry in entries
+        ]
+    )
+    if not response.get("FailedEntryCount"):
+        return None
+    return next(
+        i for i, result in enumerate(response.get("Entries", [])) if result.get("ErrorCode")
+    )
 
 
 # --- rate limits --------------------------------------------------------------------------------

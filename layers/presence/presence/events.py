@@ -1,0 +1,127 @@
+"""Status-change events for app backends (API.md section 8; Tencent's State.StateChange).
+
+When the setting `statusChangeEvents` is on, every change of a user's status (statusType,
+customStatus, or lastActiveTime with them) is published to the stack's EventBridge bus, source
+`presence`, detail-type `UserStatusChanged`, by the stream consumer: from the same durable record
+as the pushes, never by a request handler after its write. The reason is read off the record's
+old and new images (`describe`, a pure function).
+
+Delivery is at least once: a stream batch that Lambda retries publishes the records it retries
+again, so a backend that must count each change once keys on (userID, version).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from presence import clock, settings, store
+from presence.lifecycle import PresenceState
+from presence.models import StatusType
+from presence.observability import logger
+
+SOURCE = "presence"
+DETAIL_TYPE = "UserStatusChanged"
+REASONS = (
+    "login",
+    "logout",
+    "disconnect",
+    "kick",
+    "setSelfStatus",
+    "customStatusCleared",
+    "expired",
+)
+
+
+class Record(NamedTuple):
+    """What an event is made of: a stream record's user, images and sequence number."""
+
+    user_id: str
+    old: PresenceState
+    new: PresenceState
+    sequence_number: str
+
+
+def describe(old: PresenceState, new: PresenceState, at_ms: int) -> dict[str, Any] | None:
+    """The event's detail for a stored change from `old` to `new`; None when the user's
+    status did not change (a second device, a drop in its grace, a timer with nothing to do)."""
+    if (old.status_type, old.custom_status) == (new.status_type, new.custom_status):
+        return None
+    reason, platform = _reason(old, new)
+    return {
+        "userID": new.user_id,
+        "statusType": int(new.status_type),
+        "customStatus": new.custom_status,
+        "lastActiveTime": new.last_active_time,
+        "version": new.version,
+        "previousStatusType": int(old.status_type),
+        "reason": reason,
+        "platform": platform,
+        "time": at_ms,
+    }
+
+
+def _reason(old: PresenceState, new: PresenceState) -> tuple[str, str]:
+    online = StatusType.ONLINE
+    added = [new.connections[c] for c in new.connections if c not in old.connections]
+    removed = [old.connections[c] for c in old.connections if c not in new.connections]
+    if new.status_type == online and old.status_type != online:
+        return "login", added[0].platform if added else ""
+    if new.status_type == old.status_type:
+        if new.custom_status_set_at != old.custom_status_set_at:
+            return "setSelfStatus", ""
+        return "customStatusCleared", ""
+    if new.closing - old.closing:
+        return "kick", ""
+    logged_out = [c for c in removed if c.dropped_at is None]
+    if logged_out:
+        return "logout", logged_out[0].platform
+    if removed:
+        return "disconnect", removed[0].platform
+    if old.background and not new.background:
+        return "expired", next(iter(old.background))
+    return "logout", ""
+
+
+def publish(records: Sequence[Record], retried: set[str]) -> set[str]:
+    """Publish the events of these records (in order, when the setting is on), up to the first
+    record already to be retried; the sequence numbers of records to retry because their event
+    (or an earlier one) was not published."""
+    if not records or not settings.current().statusChangeEvents:
+        return set()
+    order = sorted(retried, key=lambda s: (len(s), s))
+    stop = order[0] if order else None
+    entries: list[tuple[str, dict[str, Any]]] = []
+    now = clock.now_ms()
+    for record in records:
+        if stop is not None and (len(record.sequence_number), record.sequence_number) >= (
+            len(stop),
+            stop,
+        ):
+            break
+        detail = describe(record.old, record.new, now)
+        if detail is not None:
+            entries.append((record.sequence_number, detail))
+    published = 0
+    try:
+        for start in range(0, len(entries), 10):
+            chunk = entries[start : start + 10]
+            failed_at = store.put_events(
+                [
+                    {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail)}
+                    for _, detail in chunk
+                ]
+            )
+            if failed_at is not None:
+                published += failed_at
+                break
+            published += len(chunk)
+    except Exception:
+        logger.exception("could not publish status-change events")
+    if published == len(entries):
+        return set()
+    first = entries[published][0]
+    start = next(i for i, r in enumerate(records) if r.sequence_number == first)
+    # Lambda retries from there: every later event is published again then, none is lost
+    return {r.sequence_number for r in records[start:]}
