@@ -298,3 +298,25 @@ def test_the_admin_sees_each_live_device(sockets: Sockets, http: Http, uid: Uid)
     (entry,) = data["successUserList"]
     assert entry["statusType"] == ONLINE
     assert sorted(d["platform"] for d in entry["devices"]) == ["android", "web"]
+
+
+def test_last_seen_is_when_the_grace_ended_and_can_be_hidden_from_others(
+    sockets: Sockets, http: Http, uid: Uid, settings_patch: Patch
+) -> None:
+    alice, bob = uid("alice"), uid("bob")
+    watcher = sockets.open(bob)
+    http.subscribe(bob, [alice]).ok()
+    browser = sockets.open(alice, "web")
+    assert watcher.wait_status(alice, ONLINE)["lastActiveTime"] == 0  # ONLINE: 0
+    closed_ms = time.time() * 1000
+    browser.close()
+    gone = watcher.wait_status(alice, UNLOGINED, timeout=GRACE_SECONDS + 8)
+    # the push tells when the ONLINE period ended: the grace's end, a second after the close
+    assert closed_ms <= gone["lastActiveTime"] <= closed_ms + GRACE_SECONDS * 1000 + 2000
+    read = http.get_user_status(bob, [alice]).data["successUserList"][0]
+    assert read["lastActiveTime"] == gone["lastActiveTime"]
+
+    settings_patch({"lastActiveTimeVisible": False})
+    assert http.get_user_status(bob, [alice]).data["successUserList"][0]["lastActiveTime"] == 0
+    own = http.get_user_status(alice, [alice]).data["successUserList"][0]
+    assert own["lastActiveTime"] == gone["lastActiveTime"]  # the user still sees their own
