@@ -756,3 +756,13 @@ def test_cli_watch_survives_a_server_restart(tmp_path: Path, uid: Uid) -> None:
         if second is not None:
             stop_runtime(second)
     assert watch.returncode == 0
+
+
+def test_cli_subscribes_to_more_users_than_one_call_takes(
+    runtime: Runtime, http: Http, uid: Uid
+) -> None:
+    fan = uid("fan")
+    stars = [uid("star") for _ in range(150)]  # the service takes 100 a call
+    presence(cli_env(runtime, fan), "subscribe", *stars)
+    held = http.call("/v1/getSubscriptions", {}, user=fan).data["userIDList"]
+    assert held == stars

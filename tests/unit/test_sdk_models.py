@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from presence_client._cli_app import last_seen
 from presence_client.models import StatusType, UserStatus
 
@@ -48,3 +49,16 @@ def test_last_seen_reads_like_a_person_would_say_it() -> None:
     assert last_seen(ago(3 * 86400), NOW) == "last seen 3 days ago"
     assert last_seen(status(1, online=True), NOW) == ""  # ONLINE now
     assert last_seen(status(1), NOW) == ""  # never seen, or hidden by the deployment
+
+
+def test_the_client_reads_the_same_environment_as_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    from presence_client import AsyncPresenceClient
+
+    monkeypatch.setenv("PRESENCE_URL", "https://api.example.com/")
+    monkeypatch.setenv("PRESENCE_WS_URL", "wss://ws.example.com/prod")
+    client = AsyncPresenceClient("token")
+    assert client._http_url == "https://api.example.com"
+    explicit = AsyncPresenceClient("token", http_url="http://127.0.0.1:3000")
+    assert explicit._http_url == "http://127.0.0.1:3000"  # an argument wins
+    monkeypatch.delenv("PRESENCE_URL")
+    assert AsyncPresenceClient("token")._http_url == "http://127.0.0.1:3000"  # the local runtime

@@ -275,6 +275,9 @@ def get(
         raise typer.Exit(1)
 
 
+SUBSCRIBE_CHUNK = 100
+
+
 @app.command()
 def subscribe(
     ctx: typer.Context,
@@ -282,8 +285,11 @@ def subscribe(
 ) -> None:
     """Subscribe to users' status changes."""
     config = _config(ctx)
+    failures = []
     with _errors_exit(), config.client() as client:
-        failures = client.subscribe_user_status(users)
+        # the service takes up to 100 userIDs a call (maxSubscribeUserIDs): longer lists in turn
+        for start in range(0, len(users), SUBSCRIBE_CHUNK):
+            failures += client.subscribe_user_status(users[start : start + SUBSCRIBE_CHUNK])
     _report_failures(config, users, failures, "subscribed to")
 
 

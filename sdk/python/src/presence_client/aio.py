@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -122,8 +123,8 @@ class AsyncPresenceClient:
         user_sig: str,
         *,
         user_id: str | None = None,
-        http_url: str = DEFAULT_HTTP_URL,
-        ws_url: str = DEFAULT_WS_URL,
+        http_url: str | None = None,
+        ws_url: str | None = None,
         platform: str = "web",
         heartbeat_interval: float = 60.0,
         pong_timeout: float = 10.0,
@@ -141,7 +142,9 @@ class AsyncPresenceClient:
             user_sig: the caller's UserSig (TLSSigAPIv2), minted by your backend.
             user_id: optional; when given the service checks it against the UserSig (70013).
                 By default the client reads it from the UserSig.
-            http_url / ws_url: the HTTP API and the WebSocket API (a stage path is kept).
+            http_url / ws_url: the HTTP API and the WebSocket API (a stage path is kept); by
+                default $PRESENCE_URL and $PRESENCE_WS_URL, as the `presence` command reads
+                them, else the local runtime's (http://127.0.0.1:3000, ws://127.0.0.1:3001).
             platform: the device kind given at connect (API.md section 6): `web` (default),
                 `miniprogram`, or a native one (`ios`, `android`, ... ), which leaves the user
                 OFFLINE rather than UNLOGINED when the connection drops.
@@ -160,6 +163,8 @@ class AsyncPresenceClient:
             http_client: an `httpx.AsyncClient` to use (its base URL is ignored); the client
                 does not close one it was given.
         """
+        http_url = http_url or os.environ.get("PRESENCE_URL") or DEFAULT_HTTP_URL
+        ws_url = ws_url or os.environ.get("PRESENCE_WS_URL") or DEFAULT_WS_URL
         if not 0 < heartbeat_interval <= MAX_HEARTBEAT_SECONDS:
             raise ValueError(
                 f"heartbeat_interval must be in (0, {MAX_HEARTBEAT_SECONDS:.0f}] seconds:"

@@ -14,7 +14,7 @@ from typing import Any, Literal, Self, TypeVar, overload
 import httpx
 
 from ._events import Listener, UpdateStream
-from .aio import DEFAULT_HTTP_URL, DEFAULT_WS_URL, AsyncPresenceClient
+from .aio import AsyncPresenceClient
 from .errors import PresenceError
 from .models import (
     FailedUser,
@@ -55,8 +55,8 @@ class PresenceClient:
         user_sig: str,
         *,
         user_id: str | None = None,
-        http_url: str = DEFAULT_HTTP_URL,
-        ws_url: str = DEFAULT_WS_URL,
+        http_url: str | None = None,
+        ws_url: str | None = None,
         platform: str = "web",
         heartbeat_interval: float = 60.0,
         pong_timeout: float = 10.0,
