@@ -16,13 +16,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from local.lambdas import ACCOUNT_ID, REGION, _load_module
+from local.lambdas import ACCOUNT_ID, REGION, load_module
 
 
 @cache
 def handler_module(function_dir: str) -> ModuleType:
     """functions/<function_dir>/app.py, imported once."""
-    return _load_module(Path("functions") / function_dir, "app")
+    return load_module(Path("functions") / function_dir, "app")
 
 
 def lambda_context(function_dir: str, memory_mb: int = 256) -> SimpleNamespace:

@@ -116,7 +116,7 @@ def specs(template: cfn.Template, logical_ids: Iterable[str]) -> dict[str, Funct
     return found
 
 
-def _load_module(code_dir: Path, module_name: str) -> ModuleType:
+def load_module(code_dir: Path, module_name: str) -> ModuleType:
     path = cfn.ROOT / code_dir / f"{module_name}.py"
     spec = importlib.util.spec_from_file_location(f"functions_{code_dir.name}_{module_name}", path)
     if spec is None or spec.loader is None:
@@ -138,7 +138,7 @@ def _worker_init(function_specs: dict[str, FunctionSpec]) -> None:
     _specs.update(function_specs)
     for logical_id, spec in function_specs.items():
         try:
-            module = _load_module(spec.code_dir, spec.module_name)
+            module = load_module(spec.code_dir, spec.module_name)
             _handlers[logical_id] = getattr(module, spec.attribute)
         except Exception as exc:
             # Lambda deploys it anyway and every invocation fails (Runtime.ImportModuleError)

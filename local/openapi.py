@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from local import template as cfn
-from local.lambdas import _load_module
+from local.harness import handler_module
 
 DOC_PATH = cfn.ROOT / "docs" / "openapi.json"
 
@@ -96,7 +96,7 @@ def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     shared: dict[str, Any] = {}  # the bodies' nested models, as components
     for route in sorted(cfn.http_routes(template), key=lambda r: r.path):
-        module = _load_module(route.code_dir, route.handler.rpartition(".")[0])
+        module = handler_module(route.code_dir.name)
         handler = getattr(module, route.handler.rpartition(".")[2])
         model = handler.body_model
         body = model.model_json_schema(ref_template="#/components/schemas/{model}")

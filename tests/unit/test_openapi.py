@@ -11,7 +11,7 @@ import pytest
 
 from local import openapi
 from local import template as cfn
-from local.lambdas import _load_module
+from local.harness import handler_module
 
 # Powertools reads these when the handlers' modules are imported
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "presence")
@@ -35,7 +35,7 @@ def test_it_has_every_route_of_the_template_and_no_other(committed: dict[str, An
 
 def test_each_request_body_is_the_handlers_own_model(committed: dict[str, Any]) -> None:
     for route in cfn.http_routes(cfn.load_template()):
-        module = _load_module(route.code_dir, "app")
+        module = handler_module(route.code_dir.name)
         model = module.lambda_handler.body_model
         schema = committed["paths"][route.path]["post"]["requestBody"]["content"][
             "application/json"

@@ -29,7 +29,7 @@ import hashlib
 import json
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -266,18 +266,26 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     the rest of the batch is reported too (Powertools' FIFO processor), so a message group's
     jobs stay in order."""
     processor = SqsFifoPartialProcessor()
+    versions: dict[str, int] = {}  # a batch's jobs are often one user's: one read each
+
+    def version_of(user_id: str) -> int:
+        if user_id not in versions:
+            versions[user_id] = store.get_version(user_id)
+        return versions[user_id]
+
     response = process_partial_response(
         event=event,
-        record_handler=lambda record: run(json.loads(record.body)),
+        record_handler=lambda record: run(json.loads(record.body), version_of),
         processor=processor,
         context=context,
     )
     return dict(response)
 
 
-def run(job: dict[str, Any]) -> None:
-    """One delivery job (raises on anything that should make SQS deliver it again)."""
-    if store.get_version(str(job["userID"])) > int(job["version"]):
+def run(job: dict[str, Any], version_of: Callable[[str], int] = store.get_version) -> None:
+    """One delivery job (raises on anything that should make SQS deliver it again).
+    `version_of` reads the user's current version (the delivery function's batch caches it)."""
+    if version_of(str(job["userID"])) > int(job["version"]):
         logger.info("superseded; the newer change delivers", extra={"userID": job["userID"]})
         return
     if job["kind"] == "post":

@@ -34,6 +34,11 @@ REASONS = (
 )
 
 
+def sequence_order(sequence_number: str) -> tuple[int, str]:
+    """Stream sequence numbers are decimal strings: order them as numbers."""
+    return len(sequence_number), sequence_number
+
+
 class Record(NamedTuple):
     """What an event is made of: a stream record's user, images and sequence number."""
 
@@ -90,15 +95,11 @@ def publish(records: Sequence[Record], retried: set[str]) -> set[str]:
     (or an earlier one) was not published."""
     if not records or not settings.current().statusChangeEvents:
         return set()
-    order = sorted(retried, key=lambda s: (len(s), s))
-    stop = order[0] if order else None
+    stop = min(retried, key=sequence_order) if retried else None
     entries: list[tuple[str, dict[str, Any]]] = []
     now = clock.now_ms()
     for record in records:
-        if stop is not None and (len(record.sequence_number), record.sequence_number) >= (
-            len(stop),
-            stop,
-        ):
+        if stop is not None and sequence_order(record.sequence_number) >= sequence_order(stop):
             break
         detail = describe(record.old, record.new, now)
         if detail is not None:

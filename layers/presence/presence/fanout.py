@@ -95,7 +95,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     retried = unscheduled | events.publish(records, unscheduled)
     failed = retried | deliver(changes, retried)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
-    failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=_sequence_order)]
+    failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=events.sequence_order)]
     return {"batchItemFailures": failures}
 
 
@@ -171,11 +171,14 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
             failed = {seq for user_id in queued for seq in pushes[user_id].records}
         if failed | retry:
             # posting what Lambda will retry anyway would post it twice
-            first = min(failed | retry, key=_sequence_order)
+            first = min(failed | retry, key=events.sequence_order)
             inline = [
                 u
                 for u in inline
-                if all(_sequence_order(seq) < _sequence_order(first) for seq in pushes[u].records)
+                if all(
+                    events.sequence_order(seq) < events.sequence_order(first)
+                    for seq in pushes[u].records
+                )
             ]
         outcomes = _push({u: pushes[u] for u in inline}, plan)
     for name, value in (
@@ -186,11 +189,6 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     return failed
-
-
-def _sequence_order(sequence_number: str) -> tuple[int, str]:
-    """Stream sequence numbers are decimal strings: order them as numbers."""
-    return len(sequence_number), sequence_number
 
 
 def _coalesce(changes: Sequence[Change]) -> dict[str, _NetChange]:
