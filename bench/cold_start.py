@@ -39,7 +39,7 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
-from bench._harness import ROOT, machine, utc_now, write_result
+from bench.common import ROOT, machine, utc_now, write_result
 from local import template as cfn
 
 LAYER_SRC = ROOT / "layers" / "presence"
