@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,13 +22,16 @@ import TLSSigAPIv2
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from local import runner
+from local.runner import Runtime as Runtime
+from local.runner import free_port as free_port
+from local.runner import stop_runtime as stop_runtime
 from presence.auth import gen_user_sig
 
 ROOT = Path(__file__).resolve().parents[2]
 SDKAPPID = 1400000000
 SECRET_KEY = "e2e-test-secret-key-0123456789abcdef"
 ADMIN = "administrator"
-READY_TIMEOUT_SECONDS = 90
 GRACE_SECONDS = 1  # reconnectGraceSeconds for the whole session
 SETTINGS_MAX_AGE_SECONDS = 0.5  # how stale each worker's settings may be (3 s when deployed)
 
@@ -46,77 +44,10 @@ _runtime_log: Path | None = None
 # --------------------------------------------------------------------------------- the runtime
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Runtime:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    http_url: str
-    ws_url: str
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 def start_runtime(log_path: Path, **extra_env: str) -> Runtime:
-    """`python -m local.runtime` on free ports (or those `extra_env` names); returns once it
-    printed its `ready` line."""
-    http_port = int(extra_env.get("PRESENCE_HTTP_PORT") or free_port())
-    ws_port = int(extra_env.get("PRESENCE_WS_PORT") or free_port())
-    demo_port = int(extra_env.get("PRESENCE_DEMO_PORT") or free_port())  # never the default 3002
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "presence"), str(ROOT)]),
-        "PRESENCE_HTTP_PORT": str(http_port),
-        "PRESENCE_WS_PORT": str(ws_port),
-        "PRESENCE_DEMO_PORT": str(demo_port),
-        "PRESENCE_SECRET_KEY": SECRET_KEY,
-        "PRESENCE_SDKAPPID": str(SDKAPPID),
-        "SETTINGS_MAX_AGE_SECONDS": str(SETTINGS_MAX_AGE_SECONDS),
-        "PYTHONUNBUFFERED": "1",
-        **extra_env,
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local.runtime"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    runtime = Runtime(
-        process, log_path, f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}"
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if any(line.startswith("[local] ready") for line in runtime.log_text().splitlines()):
-            return runtime
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"the runtime exited with {process.returncode}:\n{runtime.log_text()}"
-            )
-        time.sleep(0.1)
-    stop_runtime(runtime)
-    raise RuntimeError(
-        f"the runtime was not ready in {READY_TIMEOUT_SECONDS} s:\n{runtime.log_text()}"
-    )
-
-
-def stop_runtime(runtime: Runtime, signum: int = signal.SIGTERM) -> int:
-    if runtime.process.poll() is None:
-        runtime.process.send_signal(signum)
-        try:
-            runtime.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            runtime.process.kill()
-            runtime.process.wait()
-    return int(runtime.process.returncode)
+    """The runtime with this session's key and settings cache age (local.runner)."""
+    extra_env.setdefault("SETTINGS_MAX_AGE_SECONDS", str(SETTINGS_MAX_AGE_SECONDS))
+    return runner.start_runtime(log_path, secret_key=SECRET_KEY, sdkappid=SDKAPPID, **extra_env)
 
 
 @pytest.fixture(scope="session")
