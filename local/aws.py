@@ -7,14 +7,19 @@ moto server (AWS_ENDPOINT_URL) with dummy credentials, so nothing can reach a re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from local import template as cfn
 from local.lambdas import ACCOUNT_ID, REGION
@@ -69,27 +74,78 @@ def _one_at_a_time(app: Any) -> Any:
 
 
 class MotoServer:
-    """moto's ThreadedMotoServer on a free 127.0.0.1 port, quiet."""
+    """moto's server in a process of its own, on a free 127.0.0.1 port, quiet.
+
+    Its own process: moto is CPU-bound Python, and sharing one interpreter (one GIL) with the
+    WebSocket gateway made every @connections post wait for moto and every moto request wait
+    for the gateway. `python -m local.aws <port>` is the server; it exits with its parent.
+    """
 
     def __init__(self) -> None:
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._process: subprocess.Popen[bytes] | None = None
         self.endpoint = ""
 
     def start(self) -> str:
-        self._server.start()
-        # One request at a time: DynamoDB applies each request atomically, moto's conditional
-        # writes are not atomic under threads. Invocations still run concurrently; only their
-        # AWS calls queue here, as they would at the item on AWS.
-        server = self._server._server
-        assert server is not None
-        server.app = _one_at_a_time(server.app)
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
-        return self.endpoint
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "local.aws", str(port)], stdin=subprocess.DEVNULL
+        )
+        self.endpoint = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise SystemExit(f"moto's server exited with {self._process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                return self.endpoint
+            time.sleep(0.05)
+        raise SystemExit("moto's server did not start in 60 s")
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+
+
+def _prune_shard_iterators(keep: int = 100) -> None:
+    """moto keeps every shard iterator it ever handed out (one per GetRecords call, forever):
+    forget all but the newest `keep`, so a long-running local service does not grow. (The
+    stream poller only ever uses the one its last GetRecords returned.)"""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    backend = dynamodbstreams_backends[ACCOUNT_ID][REGION]
+    for key in list(backend.shard_iterators)[:-keep]:
+        backend.shard_iterators.pop(key, None)
+
+
+def _serve(port: int) -> None:
+    """The server process: one request at a time (DynamoDB applies each request atomically;
+    moto's conditional writes are not atomic under threads. Invocations still run
+    concurrently; only their AWS calls queue here, as they would at the item on AWS)."""
+    from moto import backends
+    from moto.server import ThreadedMotoServer
+
+    # moto lists its own package directory on every request to route it: once is enough.
+    modules = list(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    parent = os.getppid()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wsgi = server._server
+    assert wsgi is not None
+    wsgi.app = _one_at_a_time(wsgi.app)
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while os.getppid() == parent:  # the runtime is gone (even killed): so is this
+            time.sleep(1)
+            with contextlib.suppress(Exception):  # moto internals changed: only memory
+                _prune_shard_iterators()
+    server.stop()
 
 
 @dataclass(frozen=True)
@@ -200,3 +256,7 @@ def deliver_events_to_a_queue(bus_name: str) -> str:
         Rule=LOCAL_EVENTS, EventBusName=bus_name, Targets=[{"Id": "queue", "Arn": arn}]
     )
     return str(url)
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))

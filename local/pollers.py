@@ -39,7 +39,6 @@ STREAM_POLL_BUSY_SECONDS = 0.05  # right after records arrived
 STREAM_POLL_IDLE_SECONDS = 0.1
 QUEUE_POLL_SECONDS = 0.1
 RETRY_BACKOFF_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
-PRUNE_EVERY_POLLS = 200
 
 
 def _json_safe(value: Any) -> Any:
@@ -131,7 +130,6 @@ class StreamPoller(_ConsumerPoller):
         self._read_up_to = -1  # highest sequence number read into the buffer
         self._attempts = 0
         self._limit = consumer.batch_size
-        self._polls = 0
         self._busy_until = 0.0
         description = boto3.client("dynamodb").describe_table(TableName=table_name)["Table"]
         self.stream_arn = description["LatestStreamArn"]
@@ -191,9 +189,6 @@ class StreamPoller(_ConsumerPoller):
                 self._buffer.append(self._lambda_record(record))
         if response.get("Records"):
             self._busy_until = time.monotonic() + 2.0
-        self._polls += 1
-        if self._polls % PRUNE_EVERY_POLLS == 0:
-            self._prune_moto_iterators()
 
     def _lambda_record(self, record: Any) -> dict[str, Any]:
         out: dict[str, Any] = _json_safe(dict(record))
@@ -201,19 +196,6 @@ class StreamPoller(_ConsumerPoller):
         out["eventSourceARN"] = self.stream_arn
         out.setdefault("awsRegion", REGION)
         return out
-
-    def _prune_moto_iterators(self) -> None:
-        """moto keeps every shard iterator it ever handed out (one per GetRecords call, forever):
-        forget all but the one in use, so a long-running local service does not grow."""
-        try:
-            from moto.dynamodbstreams.models import dynamodbstreams_backends
-
-            backend = dynamodbstreams_backends[ACCOUNT_ID][REGION]
-            current = self._iterator
-            for key in [k for k in list(backend.shard_iterators) if k != current]:
-                backend.shard_iterators.pop(key, None)
-        except Exception as exc:  # moto internals changed: only memory is at stake
-            self._log(f"{self.name}: could not prune moto's shard iterators: {exc!r}")
 
     @staticmethod
     def _sequence(record: dict[str, Any]) -> str:

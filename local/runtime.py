@@ -1,6 +1,6 @@
 """The whole presence service on this machine, with no AWS account: `python -m local.runtime`.
 
-- moto (server mode, in this process, on a free 127.0.0.1 port) is the AWS endpoint: the
+- moto (server mode, in a process of its own, on a free 127.0.0.1 port) is the AWS endpoint: the
   template's tables and queues, and the UserSig secret in Secrets Manager;
 - the HTTP API on 127.0.0.1:${PRESENCE_HTTP_PORT:-3000} and the WebSocket API (with its
   @connections management API) on 127.0.0.1:${PRESENCE_WS_PORT:-3001};
@@ -180,7 +180,12 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
             )
         )
     for consumer in cfn.queue_consumers(template):
-        pollers.append(QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log))
+        # Lambda runs several batches of a queue at once (a FIFO queue: one per message group
+        # in flight); here as many pollers as MaximumConcurrency, within half the workers.
+        for _ in range(min(consumer.maximum_concurrency or 1, max(1, functions.workers // 2))):
+            pollers.append(
+                QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log)
+            )
     pollers.append(SchedulePoller(aws.SCHEDULE_GROUP, resources.queue_urls_by_arn(), log))
     for bus in resources.event_buses.values():
         events_queue = aws.deliver_events_to_a_queue(bus)

@@ -326,6 +326,8 @@ class Consumer:
     maximum_retry_attempts: int | None = None  # None: retry until the record expires
     maximum_record_age_seconds: int | None = None  # None: records never expire
     bisect_batch_on_function_error: bool = False
+    # SQS sources only: ScalingConfig.MaximumConcurrency (None: Lambda scales up on its own).
+    maximum_concurrency: int | None = None
 
 
 # Lambda's defaults when an event source omits BatchSize.
@@ -374,6 +376,9 @@ def _consumers(template: Template, event_type: str, source_property: str) -> lis
                     ),
                     bisect_batch_on_function_error=bool(
                         props.get("BisectBatchOnFunctionError", False)
+                    ),
+                    maximum_concurrency=_optional_limit(
+                        (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
                     ),
                 )
             )
