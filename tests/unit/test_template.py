@@ -349,7 +349,10 @@ def test_websocket_api_selects_routes_by_action(template: Template) -> None:
             assert resource["Properties"]["IntegrationType"] == expected
 
 
-def test_deployment_waits_for_every_route(template: Template) -> None:
+def test_websocket_stage_deploys_every_change(template: Template) -> None:
+    """API Gateway redeploys the stage itself whenever a route or integration changes
+    (AutoDeploy). A Deployment resource would pin the stage to a snapshot that CloudFormation
+    never takes again, so a later route change would never go live."""
     resources = template["Resources"]
     route_ids = {
         logical_id
@@ -361,9 +364,15 @@ def test_deployment_waits_for_every_route(template: Template) -> None:
             "AWS::ApiGatewayV2::IntegrationResponse",
         )
     }
-    assert set(resources["WebSocketDeployment"]["DependsOn"]) == route_ids
-    stage = resources["WebSocketStage"]["Properties"]
-    assert stage["DeploymentId"] == {"Ref": "WebSocketDeployment"}
+    deployments = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Deployment"]
+    assert deployments == []
+    (stage_resource,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage_resource is resources["WebSocketStage"]
+    stage = stage_resource["Properties"]
+    assert stage["AutoDeploy"] is True
+    assert "DeploymentId" not in stage
+    # created after every route, so its first deployment already serves them all
+    assert set(stage_resource["DependsOn"]) == route_ids
     assert stage["StageName"] == {"Ref": "WebSocketStageName"}
     assert template["Parameters"]["WebSocketStageName"]["Default"] == "prod"
     settings = stage["DefaultRouteSettings"]
