@@ -43,8 +43,9 @@ help:
 	@echo "make smoke HTTP_URL=... WS_URL=... SECRET_KEY=...   smoke-test a deployment"
 	@echo "make clean     remove build output and caches (distclean: also the venvs)"
 	@echo "make distclean clean, and remove .venv, .venv-sam, .venv-checkov and sdk/js/node_modules"
+	@echo "make .venv .venv-sam .venv-checkov   only (re)install those virtual environments"
 	@echo "variables: PRESENCE_HTTP_PORT PRESENCE_WS_PORT PRESENCE_DEMO_PORT PRESENCE_SECRET_KEY"
-	@echo "           PRESENCE_SDKAPPID PRESENCE_WORKERS PRESENCE_LOG_LEVEL (see README)"
+	@echo "           PRESENCE_SDKAPPID PRESENCE_WORKERS PRESENCE_LOG_LEVEL PRESENCE_PRINT_EVENTS (see README)"
 
 # --- virtual environments (reinstalled when their requirements change) ---------------------
 # `make_venv DIR,REQUIREMENTS`: Python 3.13 or a clear error at once; a venv built by another
