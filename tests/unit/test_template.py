@@ -349,7 +349,10 @@ def test_websocket_api_selects_routes_by_action(template: Template) -> None:
             assert resource["Properties"]["IntegrationType"] == expected
 
 
-def test_deployment_waits_for_every_route(template: Template) -> None:
+def test_websocket_stage_deploys_every_change(template: Template) -> None:
+    """API Gateway redeploys the stage itself whenever a route or integration changes
+    (AutoDeploy). A Deployment resource would pin the stage to a snapshot that CloudFormation
+    never takes again, so a later route change would never go live."""
     resources = template["Resources"]
     route_ids = {
         logical_id
@@ -361,15 +364,68 @@ def test_deployment_waits_for_every_route(template: Template) -> None:
             "AWS::ApiGatewayV2::IntegrationResponse",
         )
     }
-    assert set(resources["WebSocketDeployment"]["DependsOn"]) == route_ids
-    stage = resources["WebSocketStage"]["Properties"]
-    assert stage["DeploymentId"] == {"Ref": "WebSocketDeployment"}
+    deployments = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Deployment"]
+    assert deployments == []
+    (stage_resource,) = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert stage_resource is resources["WebSocketStage"]
+    stage = stage_resource["Properties"]
+    assert stage["AutoDeploy"] is True
+    assert "DeploymentId" not in stage
+    # created after every route, so its first deployment already serves them all
+    assert set(stage_resource["DependsOn"]) == route_ids
     assert stage["StageName"] == {"Ref": "WebSocketStageName"}
     assert template["Parameters"]["WebSocketStageName"]["Default"] == "prod"
     settings = stage["DefaultRouteSettings"]
     assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
     assert settings["LoggingLevel"] == "OFF" and settings["DataTraceEnabled"] is False
-    assert "AccessLogSettings" not in stage
+
+
+def test_websocket_access_logs_follow_their_parameter(template: Template) -> None:
+    """Off by default (they need the region's account-wide API Gateway CloudWatch role); "on"
+    uses the role the account has, "on-create-role" creates it, sets it and keeps it."""
+    resources, conditions = template["Resources"], template["Conditions"]
+    parameter = template["Parameters"]["WebSocketAccessLogs"]
+    assert parameter["Default"] == "off"
+    assert parameter["AllowedValues"] == ["off", "on", "on-create-role"]
+    assert conditions["WebSocketAccessLogsEnabled"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WebSocketAccessLogs"}, "off"]}]
+    }
+    assert conditions["CreatesApiGatewayLogsRole"] == {
+        "Fn::Equals": [{"Ref": "WebSocketAccessLogs"}, "on-create-role"]
+    }
+    group = resources["WebSocketAccessLogGroup"]
+    assert group["Condition"] == "WebSocketAccessLogsEnabled"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+    condition, settings, no_value = resources["WebSocketStage"]["Properties"]["AccessLogSettings"][
+        "Fn::If"
+    ]
+    assert (condition, no_value) == ("WebSocketAccessLogsEnabled", {"Ref": "AWS::NoValue"})
+    group_arn = {"Fn::GetAtt": ["WebSocketAccessLogGroup", "Arn"]}
+    creates, waits_for_account, existing = settings["DestinationArn"]["Fn::If"]
+    assert creates == "CreatesApiGatewayLogsRole" and existing == group_arn
+    # the same ARN, with a reference that orders the stage after the account setting
+    assert waits_for_account == {"Fn::Select": [0, [group_arn, {"Ref": "ApiGatewayAccount"}]]}
+    fields = json.loads(settings["Format"])
+    assert fields["requestId"] == "$context.requestId"  # API Gateway requires a request id
+    assert {"eventType", "routeKey", "connectionId", "status"} <= set(fields)
+
+    role, account = resources["ApiGatewayLogsRole"], resources["ApiGatewayAccount"]
+    for resource in (role, account):
+        assert resource["Condition"] == "CreatesApiGatewayLogsRole"
+        # no API resets the account setting: deleting the role would break the region's logs
+        assert resource["DeletionPolicy"] == "Retain"
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs"
+        }
+    ]
+    assert account["Properties"]["CloudWatchRoleArn"] == {
+        "Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]
+    }
 
 
 def test_every_websocket_function_may_be_invoked_by_this_api_only(template: Template) -> None:
