@@ -118,17 +118,16 @@ usersig: $(VENV)
 		$(if $(EXPIRE),--expire '$(EXPIRE)')
 
 # --- benchmarks (not tests: `make test` never runs them) --------------------------------------
-# Fan-out cost, cold start, cost per operation (moto, in-process); push latency and throughput
-# through the local runtime. Results in bench/results, report in docs/performance.md (see
-# bench/README.md). (bench/fanout_scale.py waits to be rewritten for the two-stage delivery.)
+# Push latency through the local runtime (100 / 1,000 / 10,000 connections), the two-stage
+# delivery to 100,000 connections (in-process), the cost per user-month, cold starts. Results in
+# bench/results, the report in docs/performance.md (see bench/README.md).
 BENCH_ENV := $(AWS_OFFLINE) PYTHONPATH=layers/presence:.
 bench: $(VENV)
 	@start=$$(date +%s); \
-	$(BENCH_ENV) $(VENV)/bin/python -m bench.fanout_cost; \
-	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start; \
-	$(BENCH_ENV) $(VENV)/bin/python -m bench.op_cost; \
-	$(BENCH_ENV) $(VENV)/bin/python -m bench.push_latency; \
-	$(BENCH_ENV) $(VENV)/bin/python -m bench.delivery_scale --connections 100000; \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.latency && \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.delivery_scale --connections 100000 && \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.cost && \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.report --elapsed $$(( $$(date +%s) - start ))
 
 clean:
