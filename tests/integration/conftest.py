@@ -1,153 +1,49 @@
 """Handlers under moto: tables built from template.yaml, events from events/, real UserSigs.
 
 `api` calls a function the way API Gateway would (the sample event of events/<dir>.json with the
-caller's UserSig and body swapped in) and returns what the client would see.
+caller's UserSig and body swapped in) and returns what the client would see; `world` is the
+WebSocket side with the stream consumer, delivery and timers in the loop. Both come from
+local.harness, which the benchmarks use too.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import TLSSigAPIv2
-from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
 
-from local import template as cfn
-from local.aws import create_resources
+from local.harness import REGION as REGION
+from local.harness import ROOT as ROOT
+from local.harness import SDKAPPID as SDKAPPID
+from local.harness import SECRET_KEY as SECRET_KEY
+from local.harness import Api as Api
+from local.harness import Reply as Reply
 from local.harness import StatusStream as StatusStream
+from local.harness import World as World
+from local.harness import drain_delivery_queue as drain_delivery_queue
 from local.harness import handler_module as handler_module
 from local.harness import lambda_context as lambda_context
-from presence import settings, store
+from local.harness import moto_account
+from local.harness import stream_consumer as stream_consumer
+from local.harness import user_sig as user_sig
+from presence import settings
 
 # Powertools reads these when presence.observability is first imported, which may be at a
 # test module's import time, before any fixture runs.
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "presence")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Presence")
 
-ROOT = Path(__file__).resolve().parents[2]
-SDKAPPID = 1400000000
-SECRET_KEY = "integration-test-secret-key-0123456789abcdef"
-REGION = "us-east-1"
-
-
-@cache
-def template() -> dict[str, Any]:
-    return cfn.load_template()
-
-
-@cache
-def routes() -> dict[str, cfn.Route]:
-    """Function folder name -> its route, e.g. 'set_self_status' -> POST /v1/setSelfStatus."""
-    return {route.code_dir.name: route for route in cfn.http_routes(template())}
-
-
-def user_sig(
-    user_id: str, *, expire: int = 3600, key: str = SECRET_KEY, sdkappid: int = SDKAPPID
-) -> str:
-    """A UserSig from Tencent's own public generator, as real clients will send."""
-    return str(TLSSigAPIv2.TLSSigAPIv2(sdkappid, key).gen_sig(user_id, expire))
-
-
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def code(self) -> int:
-        return int(self.body["code"])
-
-    @property
-    def data(self) -> dict[str, Any]:
-        assert self.status == 200 and self.code == 0, self.body
-        return dict(self.body["data"])
-
-
-class Api:
-    """Calls handlers with API Gateway HTTP API (payload 2.0) events."""
-
-    def call(
-        self,
-        function_dir: str,
-        body: Any = None,
-        *,
-        user: str | None = "alice",
-        token: str | None = None,
-        raw_body: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        event = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
-        event_headers = {k: v for k, v in event["headers"].items() if k != "authorization"}
-        if token is None and user is not None:
-            token = user_sig(user)
-        if token is not None:
-            event_headers["authorization"] = f"Bearer {token}"
-        event_headers.update({k.lower(): v for k, v in (headers or {}).items()})
-        event["headers"] = event_headers
-        event["body"] = (
-            raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-        )
-        result = handler_module(function_dir).lambda_handler(event, lambda_context(function_dir))
-        assert result["headers"]["content-type"] == "application/json"
-        return Reply(result["statusCode"], json.loads(result["body"]))
-
-    # shorthands for the routes, as a client SDK would name them
-    def set_self_status(self, custom_status: Any, user: str = "alice") -> Reply:
-        return self.call("set_self_status", {"customStatus": custom_status}, user=user)
-
-    def get_user_status(self, user_ids: Any, user: str = "alice") -> Reply:
-        return self.call("get_user_status", {"userIDList": user_ids}, user=user)
-
-    def subscribe(self, user_ids: Any, user: str = "alice") -> Reply:
-        return self.call("subscribe_user_status", {"userIDList": user_ids}, user=user)
-
-    def unsubscribe(self, user_ids: Any = None, user: str = "alice") -> Reply:
-        body = None if user_ids is None else {"userIDList": user_ids}
-        return self.call("unsubscribe_user_status", body, user=user)
-
-    def subscriptions(self, user: str = "alice") -> list[str]:
-        return list(self.call("get_subscriptions", {}, user=user).data["userIDList"])
-
-    def update_settings(self, patch: dict[str, Any]) -> Reply:
-        return self.call("admin_update_settings", patch, user="administrator")
-
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+def aws() -> Iterator[dict[str, str]]:
     """A fresh moto account with the template's tables and secret; the functions' environment."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_METRICS_NAMESPACE": "Presence",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        store.reset_clients()
-        settings.clear_cache()
-        tpl = template()
-        # the same resources as the local runtime's (local.aws), in the in-process mock
-        refs = create_resources(tpl, SECRET_KEY).refs(SDKAPPID, None)
-        env = cfn.function_environment(tpl, routes()["set_self_status"].function, refs)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
+    with moto_account(SECRET_KEY) as env:
         yield env
-        store.reset_clients()
-        settings.clear_cache()
 
 
 @pytest.fixture
@@ -159,212 +55,6 @@ def api(aws: dict[str, str]) -> Api:
 def fresh_settings() -> Callable[[], None]:
     """Drop the settings cache, as if its short max age had passed."""
     return settings.clear_cache
-
-
-def drain_delivery_queue(*, rounds: int = 1000) -> int:
-    """Run the delivery function on what the DeliveryQueue holds until it is empty, as
-    Lambda's SQS event source does (batches of up to 10, failed messages stay): jobs handled."""
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = os.environ["DELIVERY_QUEUE_URL"]
-    handled = 0
-    for _ in range(rounds):
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        if not messages:
-            return handled
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
-        response = handler_module("status_delivery").lambda_handler(
-            {"Records": records}, lambda_context("status_delivery")
-        )
-        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-        assert not failed, f"delivery jobs failed: {failed}"
-        for m in messages:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        handled += len(messages)
-    raise AssertionError("the delivery queue did not empty")
-
-
-def stream_consumer(records: list[dict[str, Any]]) -> list[str]:
-    """Invoke the status_fanout handler on a batch; the sequence numbers it reports failed."""
-    response = handler_module("status_fanout").lambda_handler(
-        {"Records": records}, lambda_context("status_fanout")
-    )
-    assert set(response) == {"batchItemFailures"}
-    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
-
-
-class World:
-    """The WebSocket side under a controlled clock, with the stream consumer in the loop.
-
-    `connect`, `disconnect`, `send` call the real ws_* handlers with API Gateway WebSocket events.
-    After each of them (and before time moves) the Status table's stream is fed to the real
-    stream consumer, which pushes and derives the timers, as Lambda's event source mapping
-    would. Timers are captured instead of sent to SQS or the scheduler (their delays are real
-    time) and counted in `sent_timers`; `advance(seconds)` moves the clock and delivers every
-    timer that fell due through the real status_timers handler, as SQS events. `frames`
-    records what was posted to each connection; `open` holds the connections API Gateway knows.
-    """
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, status_table: str) -> None:
-        from presence import clock
-
-        self.now = 1_800_000_000_000
-        self.queued: list[Any] = []
-        self.sent_timers: list[Any] = []
-        self.frames: dict[str, list[dict[str, Any]]] = {}
-        self.closed: list[str] = []
-        self.open: set[str] = set()
-        self.stream = StatusStream(status_table)
-        self.stream_retries = 0
-        self._ids = 0
-        self._lock = threading.Lock()
-        monkeypatch.setattr(clock, "now_ms", lambda: self.now)
-        monkeypatch.setattr(store, "send_timers", self._capture_timers)
-        monkeypatch.setattr(store, "post_to_connection", self._post)
-        monkeypatch.setattr(store, "close_connection", self._close)
-        monkeypatch.setattr(store, "connection_exists", lambda cid: cid in self.open)
-
-    def _capture_timers(self, timers: Any, now_ms: int) -> None:
-        with self._lock:
-            self.queued.extend(timers)
-            self.sent_timers.extend(timers)
-
-    def _post(self, connection_id: str, data: bytes) -> bool:
-        with self._lock:
-            self.frames.setdefault(connection_id, []).append(json.loads(data))
-        return True
-
-    def _close(self, connection_id: str) -> None:
-        with self._lock:
-            self.closed.append(connection_id)
-            self.open.discard(connection_id)
-
-    def control_frames(self, connection_id: str) -> list[dict[str, Any]]:
-        """The frames a connection got other than status pushes (loggedOut, kickedOut...)."""
-        frames = self.frames.get(connection_id, [])
-        return [f for f in frames if f.get("event") != "onUserStatusUpdated"]
-
-    def pushes(self, connection_id: str) -> list[dict[str, Any]]:
-        """The statuses pushed to a connection, in order."""
-        frames = self.frames.get(connection_id, [])
-        return [s for f in frames if f.get("event") == "onUserStatusUpdated" for s in f["data"]]
-
-    def pump(self) -> None:
-        """Feed what the Status table's stream holds to the stream consumer, as Lambda's event
-        source mapping does: a batch that reports failures is retried from its first failed
-        record, up to `stream_retries` times (0: a failure fails the test)."""
-        records = self.stream.take()
-        attempts = 0
-        while records:
-            failed = stream_consumer(records)
-            drain_delivery_queue()
-            if not failed:
-                return
-            attempts += 1
-            assert attempts <= self.stream_retries, f"stream records failed: {failed}"
-            sequences = [r["dynamodb"]["SequenceNumber"] for r in records]
-            records = records[min(sequences.index(f) for f in failed) :]
-
-    def _event(self, function_dir: str, connection_id: str) -> dict[str, Any]:
-        event: dict[str, Any] = json.loads((ROOT / "events" / f"{function_dir}.json").read_text())
-        event["requestContext"]["connectionId"] = connection_id
-        event["requestContext"]["requestTimeEpoch"] = self.now
-        return event
-
-    def _invoke(self, function_dir: str, event: dict[str, Any]) -> dict[str, Any]:
-        result = handler_module(function_dir).lambda_handler(event, lambda_context(function_dir))
-        return dict(result)
-
-    def connect(
-        self,
-        user: str,
-        platform: str | None = "web",
-        *,
-        token: str | None = None,
-        claimed_user: str | None = None,
-        pump: bool = True,
-    ) -> tuple[str, dict[str, Any]]:
-        """(connection id, the $connect answer)."""
-        with self._lock:
-            self._ids += 1
-            connection_id = f"conn{self._ids}-{user}"
-        event = self._event("ws_connect", connection_id)
-        # (the clock here runs ahead of real time, which UserSigs are checked against: a
-        # UserSig that expires within a connection's 2 hours would close it at once)
-        query = {"userSig": user_sig(user, expire=365 * 86400) if token is None else token}
-        if not query["userSig"]:
-            del query["userSig"]  # no userSig parameter at all
-        if platform is not None:
-            query["platform"] = platform
-        if claimed_user is not None:
-            query["userID"] = claimed_user
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-        answer = self._invoke("ws_connect", event)
-        if answer["statusCode"] == 200:
-            with self._lock:
-                self.open.add(connection_id)  # API Gateway opens the socket
-        if pump:
-            self.pump()
-        return connection_id, answer
-
-    def online(self, user: str, platform: str = "web") -> str:
-        connection_id, answer = self.connect(user, platform)
-        assert answer["statusCode"] == 200, answer
-        return connection_id
-
-    def disconnect(self, connection_id: str, *, pump: bool = True) -> dict[str, Any]:
-        with self._lock:
-            self.open.discard(connection_id)
-        answer = self._invoke("ws_disconnect", self._event("ws_disconnect", connection_id))
-        if pump:
-            self.pump()
-        return answer
-
-    def send(self, connection_id: str, body: str) -> dict[str, Any]:
-        """A client frame, routed the way API Gateway does on `$request.body.action`."""
-        try:
-            action = json.loads(body).get("action")
-        except (ValueError, AttributeError):
-            action = None
-        if action == "ping":  # a MOCK integration: API Gateway answers from its template
-            (ping,) = [r for r in cfn.websocket_routes(template()) if r.route_key == "ping"]
-            return {"statusCode": 200, "body": ping.mock_response}
-        function_dir = {"logout": "ws_logout"}.get(str(action), "ws_default")
-        event = self._event(function_dir, connection_id)
-        event["body"] = body
-        answer = self._invoke(function_dir, event)
-        self.pump()
-        return answer
-
-    def advance(self, seconds: float) -> None:
-        """Move time on; deliver each timer as it falls due (timers may queue more timers)."""
-        until = self.now + int(seconds * 1000)
-        self.pump()
-        while True:
-            due = sorted(t for t in self.queued if t.due_at <= until)
-            if not due:
-                break
-            timer = due[0]
-            self.queued.remove(timer)
-            self.now = max(self.now, timer.due_at)
-            event = json.loads((ROOT / "events" / "status_timers.json").read_text())
-            event["Records"][0]["body"] = store.timer_body(timer)
-            result = self._invoke("status_timers", event)
-            assert result == {"batchItemFailures": []}, result
-            self.pump()
-        self.now = until
 
 
 @pytest.fixture
