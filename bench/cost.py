@@ -34,7 +34,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -244,12 +244,12 @@ class Usage:
     connection_minutes: float = 0.0
     ws_messages: int = 0
     http_requests: int = 0
-    invocations: Counter[str] = field(default_factory=Counter)  # by function folder
-    gb_s: float = 0.0
-    dynamodb: Counter[str] = field(default_factory=Counter)  # requests by operation
+    lambda_invocations: Counter[str] = field(default_factory=Counter)  # by function folder
+    lambda_gb_s: float = 0.0
+    dynamodb_requests: Counter[str] = field(default_factory=Counter)  # by operation
     rru: float = 0.0
     wru: float = 0.0
-    sqs_requests: int = 0
+    sqs_standard_requests: int = 0
     sqs_fifo_requests: int = 0
     timers_sqs: int = 0  # timer messages on the SQS delay
     timers_scheduled: int = 0  # timer schedules on EventBridge Scheduler
@@ -263,35 +263,22 @@ class Usage:
             "api_gateway": self.connection_minutes * p["websocket_connection_minute"]
             + self.ws_messages * p["websocket_message"]
             + self.http_requests * p["http_api_request"],
-            "lambda": sum(self.invocations.values()) * p["lambda_request"]
-            + self.gb_s * p["lambda_gb_s_arm64"],
+            "lambda": sum(self.lambda_invocations.values()) * p["lambda_request"]
+            + self.lambda_gb_s * p["lambda_gb_s_arm64"],
             "dynamodb": self.rru * p["dynamodb_rru"] + self.wru * p["dynamodb_wru"],
-            "sqs": self.sqs_requests * p["sqs_request"]
+            "sqs": self.sqs_standard_requests * p["sqs_request"]
             + self.sqs_fifo_requests * p["sqs_fifo_request"],
             "scheduler": self.timers_scheduled * p["scheduler_invocation"],
             "eventbridge": self.events * p["eventbridge_event"],
         }
         return {**usd, "total": sum(usd.values())}
 
-    def as_dict(self, times: float = 1) -> dict[str, Any]:
-        return {
-            "connection_minutes": round(self.connection_minutes * times, 1),
-            "ws_messages": self.ws_messages * times,
-            "http_requests": self.http_requests * times,
-            "lambda_invocations": {k: v * times for k, v in sorted(self.invocations.items())},
-            "lambda_gb_s": round(self.gb_s * times, 4),
-            "dynamodb_requests": {k: v * times for k, v in sorted(self.dynamodb.items())},
-            "rru": self.rru * times,
-            "wru": self.wru * times,
-            "sqs_standard_requests": self.sqs_requests * times,
-            "sqs_fifo_requests": self.sqs_fifo_requests * times,
-            "timers_sqs": self.timers_sqs * times,
-            "timers_scheduled": self.timers_scheduled * times,
-            "delivery_jobs": self.delivery_jobs * times,
-            "events": self.events * times,
-            "posts": self.posts * times,
-            "usd": {k: v * times for k, v in self.dollars().items()},
+    def as_dict(self) -> dict[str, Any]:
+        counts = {f.name: getattr(self, f.name) for f in fields(self)}
+        counts = {
+            k: dict(sorted(v.items())) if isinstance(v, Counter) else v for k, v in counts.items()
         }
+        return {**counts, "usd": self.dollars()}
 
 
 class Meter:
@@ -376,7 +363,7 @@ class Meter:
     def _charge_ms(self, row: str | None, ms: float) -> None:
         usage = self._usage(row)
         if usage is not None and self.invocation is not None:
-            usage.gb_s += ms / 1000 * self.memory_gb[self.invocation[0]]
+            usage.lambda_gb_s += ms / 1000 * self.memory_gb[self.invocation[0]]
 
     # --- Lambda -----------------------------------------------------------------------------
 
@@ -393,7 +380,7 @@ class Meter:
             outer, self.invocation = self.invocation, (function_dir, row)
             usage = self._usage(row)
             if usage is not None:
-                usage.invocations[function_dir] += 1
+                usage.lambda_invocations[function_dir] += 1
                 self._charge_ms(row, BASE_MS)
                 if function_dir in self.http:
                     usage.http_requests += 1
@@ -422,7 +409,7 @@ class Meter:
                 usage.timers_scheduled += later
                 batches = math.ceil(len(soon) / 10)  # SendMessageBatch requests
                 # a schedule's own send to the queue when it fires, then Lambda's receive, delete
-                usage.sqs_requests += batches + later + SQS_CONSUMER_REQUESTS * len(timers)
+                usage.sqs_standard_requests += batches + later + SQS_CONSUMER_REQUESTS * len(timers)
                 self._charge_ms(row, PER_REQUEST_MS * (batches + later))  # + CreateSchedule
             send(timers, now_ms)
 
@@ -435,7 +422,9 @@ class Meter:
             if usage is not None and row is not None and self.invocation is not None:
                 usage.posts += 1
                 usage.ws_messages += 1
-                usage.gb_s += POST_CPU_MS * VCPU_MB / 1024 / 1000  # CPU-bound: see ASSUMPTIONS
+                usage.lambda_gb_s += (
+                    POST_CPU_MS * VCPU_MB / 1024 / 1000
+                )  # CPU-bound: see ASSUMPTIONS
                 self.frames.append((row, connection_id, json.loads(data)))
             return post(connection_id, data)
 
@@ -466,7 +455,7 @@ class Meter:
         self._charge_ms(row, PER_REQUEST_MS)
         params = context.get("cost_params", {})
         if service == "dynamodb":
-            usage.dynamodb[model.name] += 1
+            usage.dynamodb_requests[model.name] += 1
             rru, wru = self._units(model.name, params, parsed)
             usage.rru += rru
             usage.wru += wru
