@@ -19,6 +19,7 @@ import contextlib
 import importlib.util
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 import uuid
@@ -135,6 +136,7 @@ _load_errors: dict[str, str] = {}
 
 def _worker_init(function_specs: dict[str, FunctionSpec]) -> None:
     """Import every handler once (the cold start), as a deployed function would at init."""
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _specs.update(function_specs)
     for logical_id, spec in function_specs.items():
         try:
@@ -144,6 +146,13 @@ def _worker_init(function_specs: dict[str, FunctionSpec]) -> None:
             # Lambda deploys it anyway and every invocation fails (Runtime.ImportModuleError)
             _load_errors[logical_id] = f"{spec.code_dir}/{spec.module_name}.py: {exc!r}"
     _warm_clients()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker when the runtime is gone, even killed (a pool's workers outlive it)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _warm_clients() -> None:
