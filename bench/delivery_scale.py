@@ -1,13 +1,13 @@
 """One status change to N connections through the real two-stage delivery, in-process under moto,
 with a recording @connections fake (no sockets): what it costs, and what it would take on AWS.
 
-The tables, queues and environment are the local runtime's (`local.aws.create_resources`, in
-moto's in-process mock, as tests/integration uses them). N subscribers of one user each have one
-live connection; one setSelfStatus goes through the real handlers: the stream consumer on the
-Status stream's records, then the delivery function on the DeliveryQueue, batch after batch, until
-it is empty (page jobs queue post jobs and the next page). Measured: jobs by kind, invocations,
-DynamoDB requests by operation, each invocation's CPU time outside moto, and every connection's
-frames (misses and duplicates must be 0).
+The tables, queues and environment are the tests' (`local.harness.moto_account`: the local
+runtime's resources in moto's in-process mock, as tests/integration uses them). N subscribers of
+one user each have one live connection; one setSelfStatus goes through the real handlers: the
+stream consumer on the Status stream's records, then the delivery function on the DeliveryQueue,
+batch after batch, until it is empty (page jobs queue post jobs and the next page). Measured: jobs
+by kind, invocations, DynamoDB requests by operation, each invocation's CPU time outside moto, and
+every connection's frames (misses and duplicates must be 0).
 
 Projected to AWS, with the method stated in the output: CPU is proportional to memory (1,769 MB
 = 1 vCPU; the stream consumer has 512 MB, the delivery function 1,024 MB), a post costs
@@ -59,21 +59,13 @@ def main() -> None:
 
 def run(n: int) -> dict[str, Any]:
     import boto3
-    from moto import mock_aws
     from moto.core.botocore_stubber import BotocoreStubber
     from moto.dynamodb.responses import DynamoHandler
 
-    from local import template as cfn
-    from local.aws import create_resources
-    from local.harness import StatusStream, handler_module, lambda_context
-    from presence import clock, settings, store
+    from local.harness import StatusStream, handler_module, lambda_context, moto_account
+    from presence import clock, store
 
-    with mock_aws():
-        store.reset_clients()
-        settings.clear_cache()
-        tpl = cfn.load_template()
-        refs = create_resources(tpl, "bench-key").refs(1400000000, "WARNING")
-        os.environ.update(cfn.function_environment(tpl, "StatusFanoutFunction", refs))
+    with moto_account("bench-key"):
 
         # --- who hears the change: n subscribers, one live connection each
         started = time.perf_counter()
