@@ -181,8 +181,10 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
         )
     for consumer in cfn.queue_consumers(template):
         # Lambda runs several batches of a queue at once (a FIFO queue: one per message group
-        # in flight); here as many pollers as MaximumConcurrency, within half the workers.
-        for _ in range(min(consumer.maximum_concurrency or 1, max(1, functions.workers // 2))):
+        # in flight), up to MaximumConcurrency if set; here as many pollers, within half the
+        # workers.
+        pollers_per_queue = max(1, functions.workers // 2)
+        for _ in range(min(consumer.maximum_concurrency or pollers_per_queue, pollers_per_queue)):
             pollers.append(
                 QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log)
             )
