@@ -66,7 +66,6 @@ def run(n: int) -> dict[str, Any]:
     from presence import clock, store
 
     with moto_account("bench-key"):
-
         # --- who hears the change: n subscribers, one live connection each
         started = time.perf_counter()
         now = clock.now_ms()

@@ -45,7 +45,13 @@ from websockets.asyncio.client import connect as ws_connect
 
 from bench.common import machine, percentile, utc_now, write_result
 from local.lambdas import DEFAULT_WORKERS
-from local.runner import Runtime, seed_subscriptions, start_runtime, stop_runtime
+from local.runner import (
+    Runtime,
+    queued_messages,
+    seed_subscriptions,
+    start_runtime,
+    stop_runtime,
+)
 from presence.auth import gen_user_sig
 
 SDKAPPID = 1400000000
@@ -199,11 +205,16 @@ async def bounded(items: Iterable[Any], work: Callable[[Any], Awaitable[Any]]) -
 
 
 async def settle(runtime: Runtime, last_connect: float, quiet: float = 1.5) -> float:
-    """Wait until the connects' 30 s checks have run and the runtime's log stopped growing."""
+    """Wait until the connects' 30 s checks have run, the timers and delivery queues are empty
+    (twice, a second apart) and the runtime's log stopped growing."""
     started = time.monotonic()
     await asyncio.sleep(max(0.0, last_connect + VERIFY_DELAY_SECONDS - time.monotonic()))
+    empty = 0
+    while empty < 2 and time.monotonic() - started < 600:
+        empty = empty + 1 if await asyncio.to_thread(queued_messages, runtime) == 0 else 0
+        await asyncio.sleep(1.1)
     size, since = -1, time.monotonic()
-    while time.monotonic() - since < quiet and time.monotonic() - started < 300:
+    while time.monotonic() - since < quiet and time.monotonic() - started < 600:
         if (now_size := runtime.log_path.stat().st_size) != size:
             size, since = now_size, time.monotonic()
         await asyncio.sleep(0.2)

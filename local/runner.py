@@ -56,6 +56,30 @@ class Runtime:
         return found.group(1)
 
 
+def queued_messages(runtime: Runtime) -> int:
+    """Messages the runtime's timers and delivery queues hold (visible, in flight or delayed):
+    0 when nothing is left to run. (The local runtime recounts them at most once a second.)"""
+    import boto3
+
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=runtime.moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    names = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+    total = 0
+    for url in sqs.list_queues().get("QueueUrls", []):
+        if "Timers" in url or "Delivery" in url:
+            found = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[*names, "ApproximateNumberOfMessagesDelayed"],  # type: ignore[list-item]
+            )["Attributes"]
+            total += sum(int(value) for value in found.values())
+    return total
+
+
 def seed_subscriptions(runtime: Runtime, pairs: Sequence[tuple[str, str]]) -> None:
     """Write (subscriber, target) subscriptions straight into the runtime's table, as
     subscribeUserStatus stores them (`presence.store.write_subscriptions`): for setting up
