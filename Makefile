@@ -35,7 +35,7 @@ help:
 	@echo "make build     sam build (no container)"
 	@echo "make run       the whole service locally (moto; HTTP :3000, WebSocket :3001)"
 	@echo "make usersig USER=alice   a UserSig for the local runtime"
-	@echo "make bench     benchmarks (about 12 minutes; not tests) -> docs/performance.md"
+	@echo "make bench     benchmarks (about 25 minutes; not tests) -> docs/performance.md"
 	@echo "make test-web  the Web SDK's node tests and the browser tests (part of make test)"
 	@echo "make validate  sam validate --lint and cfn-lint of template.yaml"
 	@echo "make checkov   checkov on template.yaml; fails on findings docs/operations.md does not accept"
@@ -45,7 +45,8 @@ help:
 	@echo "make distclean clean, and remove .venv, .venv-sam, .venv-checkov and sdk/js/node_modules"
 	@echo "make .venv .venv-sam .venv-checkov   only (re)install those virtual environments"
 	@echo "variables: PRESENCE_HTTP_PORT PRESENCE_WS_PORT PRESENCE_DEMO_PORT PRESENCE_SECRET_KEY"
-	@echo "           PRESENCE_SDKAPPID PRESENCE_WORKERS PRESENCE_LOG_LEVEL PRESENCE_PRINT_EVENTS (see README)"
+	@echo "           PRESENCE_SDKAPPID PRESENCE_WORKERS PRESENCE_LOG_LEVEL PRESENCE_PRINT_EVENTS"
+	@echo "           PRESENCE_MOTO_STATS (see README)"
 
 # --- virtual environments (reinstalled when their requirements change) ---------------------
 # `make_venv DIR,REQUIREMENTS`: Python 3.13 or a clear error at once; a venv built by another

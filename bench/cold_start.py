@@ -80,18 +80,23 @@ import app
 app.lambda_handler
 """
 
-# Dummy values for the template's references (nothing is called).
-REFS = {
-    "StatusTable": "presence-StatusTable",
-    "SubscriptionsTable": "presence-SubscriptionsTable",
-    "RateLimitsTable": "presence-RateLimitsTable",
-    "SettingsTable": "presence-SettingsTable",
-    "ConnectionsTable": "presence-ConnectionsTable",
-    "FriendsTable": "presence-FriendsTable",
-    "TimersQueue": "https://sqs.us-east-1.amazonaws.com/123456789012/presence-TimersQueue",
-    "UserSigSecret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:presence-usersig-AbCdEf",
-    "WebSocketApi": "abcdef1234",
-}
+
+def dummy_refs() -> dict[str, str]:
+    """Values for the template's references, named as the local runtime names its resources
+    (nothing is called)."""
+    from local.aws import NAME_PREFIX, Resources
+
+    tpl = cfn.load_template()
+    base = "sqs.us-east-1.amazonaws.com/123456789012"
+    queues = {q: f"https://{base}/{NAME_PREFIX}-{q}" for q in cfn.queue_specs(tpl)}
+    buses = [r for r, v in tpl["Resources"].items() if v.get("Type") == "AWS::Events::EventBus"]
+    return Resources(
+        table_names={t: f"{NAME_PREFIX}-{t}" for t in cfn.table_specs(tpl)},
+        queue_urls=queues,
+        queue_arns={q: f"arn:aws:sqs:us-east-1:123456789012:{NAME_PREFIX}-{q}" for q in queues},
+        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:presence-usersig-AbCdEf",
+        event_buses={b: f"{NAME_PREFIX}-{b}" for b in buses},
+    ).refs(1400000000, None)
 
 
 # ------------------------------------------------------------------------------ environments
@@ -194,7 +199,7 @@ def lambda_env(function_dir: str | None, logical_id: str | None) -> dict[str, st
     if function_dir is not None and logical_id is not None:
         env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions" / function_dir)
         env["AWS_LAMBDA_FUNCTION_NAME"] = f"presence-{logical_id}"
-        env.update(cfn.function_environment(cfn.load_template(), logical_id, REFS))
+        env.update(cfn.function_environment(cfn.load_template(), logical_id, dummy_refs()))
     return env
 
 
