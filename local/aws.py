@@ -82,10 +82,11 @@ def _one_at_a_time(app: Any) -> Any:
     def report() -> None:
         while True:
             time.sleep(5)
-            busiest = sorted(stats.items(), key=lambda kv: -kv[1][1])[:8]
+            with lock:
+                busiest = sorted(stats.items(), key=lambda kv: -kv[1][1])[:8]
+                stats.clear()
             line = ", ".join(f"{name} {n:.0f} in {s:.2f} s" for name, (n, s) in busiest)
             print(f"[moto] last 5 s: {line or 'idle'}", file=sys.stderr, flush=True)
-            stats.clear()
 
     if os.environ.get("PRESENCE_MOTO_STATS") == "1":
         threading.Thread(target=report, daemon=True).start()
