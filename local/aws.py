@@ -8,6 +8,7 @@ moto server (AWS_ENDPOINT_URL) with dummy credentials, so nothing can reach a re
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -156,10 +157,12 @@ def _recounted_at_most_every_second(name: str, count: property) -> Callable[[Any
     return recounted
 
 
-def _speed_up_moto() -> None:
+@functools.cache
+def speed_up_moto() -> None:
     """moto is written for tests that hold a few items; a local service with 10,000 users
     meets its passes over everything on every request. Each change here keeps what moto
-    answers and removes such a pass."""
+    answers and removes such a pass. (Patches moto's classes in this process, once: the moto
+    server's, and the in-process mock of the tests and benchmarks, local.harness.)"""
     from moto import backends
     from moto.core.utils import unix_time
     from moto.dynamodb.models.table import Table
@@ -263,7 +266,7 @@ def _serve(port: int) -> None:
     concurrently; only their AWS calls queue here, as they would at the item on AWS)."""
     from moto.server import ThreadedMotoServer
 
-    _speed_up_moto()
+    speed_up_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     parent = os.getppid()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

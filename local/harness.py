@@ -38,7 +38,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from local import template as cfn
-from local.aws import create_resources
+from local.aws import create_resources, speed_up_moto
 from local.lambdas import ACCOUNT_ID, load_module
 from local.lambdas import REGION as REGION
 from presence import settings, store
@@ -80,6 +80,7 @@ def moto_account(secret_key: str = SECRET_KEY) -> Iterator[dict[str, str]]:
     """A fresh moto account with the template's resources and `secret_key` as the UserSig
     secret; yields the functions' environment (also set in os.environ, which is restored on
     exit, as are the store's clients and the settings cache)."""
+    speed_up_moto()
     saved = dict(os.environ)
     os.environ.update(OFFLINE_ENVIRONMENT)
     os.environ.pop("AWS_ENDPOINT_URL", None)
