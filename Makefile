@@ -23,6 +23,10 @@ AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
 	SAM_CLI_TELEMETRY=0
 
 TEST_DIRS := $(wildcard tests/unit tests/integration)
+# One clock: these run with the machine's clock moved a year ahead (Debian's faketime), so the
+# suite cannot start failing on a date (DESIGN.md principle 11).
+CLOCK_TESTS := tests/integration/test_lifecycle_ws.py tests/integration/test_concurrency_and_faults.py
+CLOCK_AHEAD := +400 days
 E2E_DIR := $(wildcard tests/e2e)
 LINT_PATHS := $(wildcard layers/presence/presence functions local tests sdk/python bench)
 
@@ -79,12 +83,28 @@ $(VENV_CHECKOV)/.installed: requirements-checkov.txt
 	$(call make_venv,$(VENV_CHECKOV),requirements-checkov.txt)
 
 # --- checks ----------------------------------------------------------------------------------
-test: $(VENV) $(VENV_SAM) $(VENV_CHECKOV)
-	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(TEST_DIRS)
+test: $(VENV) $(VENV_SAM) $(VENV_CHECKOV) faketime
+	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(TEST_DIRS) \
+		$(addprefix --ignore=,$(CLOCK_TESTS))
+	@ft=$$(command -v faketime || true); \
+	if [ -z "$$ft" ]; then echo "WARNING: no faketime: $(CLOCK_TESTS) run at today's date"; fi; \
+	echo "$${ft:+faketime '$(CLOCK_AHEAD)' }pytest $(CLOCK_TESTS)"; \
+	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $${ft:+$$ft '$(CLOCK_AHEAD)'} \
+		$(VENV)/bin/python -m pytest $(CLOCK_TESTS)
 	$(if $(E2E_DIR),PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(E2E_DIR))
 	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
 	$(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml
 	$(CHECKOV)
+
+# Debian's faketime for CLOCK_TESTS: installed with apt-get when this is root (CI), else a warning.
+.PHONY: faketime
+faketime:
+	@command -v faketime >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing faketime (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null \
+	      || echo "WARNING: apt-get could not install faketime"; \
+	  else echo "WARNING: faketime is missing (apt-get install faketime)"; fi; }
 
 validate: $(VENV_SAM)
 	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml

@@ -13,14 +13,14 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from botocore.client import BaseClient
 
-from presence import auth, ratelimit, store
+from presence import auth, store
+from presence import clock as presence_clock
 from tests.integration.conftest import (
     REGION,
     ROOT,
@@ -670,8 +670,9 @@ def test_a_store_failure_is_7012_without_details(api: Api, aws: dict[str, str]) 
 
 @pytest.fixture
 def frozen_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The rate limit's clock stands still, so a window never ends during a test."""
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_010.0))
+    """The service's clock stands still, so a rate-limit window never ends during a test."""
+    frozen = presence_clock.now_ms()
+    monkeypatch.setattr(presence_clock, "now_ms", lambda: frozen)
 
 
 def test_bad_auth_beats_bad_json(api: Api) -> None:

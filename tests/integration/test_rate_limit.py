@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 
 import pytest
 
 from presence import clock as presence_clock
-from presence import ratelimit
 from tests.integration.conftest import Api, Reply, concurrently
 
 WINDOW = 60
 LIMIT = 3
-# A window start (divisible by every window length used here); the clock starts mid-window.
-T0 = 1_800_000_000
+# A window start (divisible by every window length used here) taken from the real clock, so no
+# test depends on the date; the clock starts mid-window.
+T0 = presence_clock.now_ms() // 3_600_000 * 3600
 
 
 def assert_refused(reply: Reply, status: int, code: int) -> None:
@@ -34,7 +33,7 @@ def assert_refused(reply: Reply, status: int, code: int) -> None:
 
 
 class Clock:
-    """What `time.time()` answers inside presence.ratelimit."""
+    """What the service's clock answers, in epoch seconds."""
 
     def __init__(self, now: float) -> None:
         self.now = now
@@ -45,9 +44,8 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Time as the rate limit sees it (and the service's clock with it, so all agree)."""
+    """Time as the rate limit (and the rest of the service) sees it."""
     fake = Clock(T0 + 10.0)
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=fake.time))
     monkeypatch.setattr(presence_clock, "now_ms", lambda: int(fake.now * 1000))
     return fake
 

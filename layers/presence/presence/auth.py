@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from presence import clock
 from presence.errors import Code, PresenceError
 
 __all__ = [
@@ -273,7 +274,7 @@ def verify_user_sig(
                 Code.USERSIG_BAD_SIGNATURE,
                 "UserSig signature does not verify (signed with another key, or altered)",
             )
-    current = _time.time() if now is None else now
+    current = clock.now_s() if now is None else now
     expires_at = user_sig.time + user_sig.expire
     if expires_at <= current:
         raise PresenceError(Code.USERSIG_EXPIRED, f"UserSig expired at {_utc(expires_at)}")
@@ -299,7 +300,7 @@ def gen_user_sig(
 
     Like Tencent's generator it does not validate `user_id`; verification rejects a bad one.
     """
-    issued = int(_time.time()) if now is None else int(now)
+    issued = int(clock.now_s()) if now is None else int(now)
     userbuf_b64 = None if userbuf is None else base64.b64encode(userbuf).decode("ascii")
     doc: dict[str, object] = {
         "TLS.ver": TLS_VERSION,

@@ -7,9 +7,7 @@ The item expires by TTL; its key names its window, so an old counter is never re
 
 from __future__ import annotations
 
-import time
-
-from presence import store
+from presence import clock, store
 from presence.errors import Code, PresenceError
 from presence.settings import Settings
 
@@ -23,7 +21,7 @@ _EXPIRY_SLACK_SECONDS = 60
 
 def enforce(user_id: str, api: str, settings: Settings, *, now: float | None = None) -> None:
     limit = settings.rateLimit
-    current = time.time() if now is None else now
+    current = clock.now_s() if now is None else now
     window_start = int(current // limit.windowSeconds) * limit.windowSeconds
     key = f"{api}#{limit.windowSeconds}#{window_start}#{user_id}"
     expires_at = window_start + limit.windowSeconds + _EXPIRY_SLACK_SECONDS

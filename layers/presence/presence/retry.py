@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 
+from presence import clock
 from presence.errors import Code, PresenceError
 
 BUDGET_SECONDS = 6.0
@@ -22,7 +23,7 @@ CAP_SECONDS = 0.4
 
 def until_done[T](attempt: Callable[[], T | None], *, what: str) -> T:
     """Call `attempt` until it returns something other than None (None: lost a race)."""
-    deadline = time.monotonic() + BUDGET_SECONDS
+    deadline = clock.monotonic() + BUDGET_SECONDS
     tries = 0
     while True:
         result = attempt()
@@ -30,6 +31,6 @@ def until_done[T](attempt: Callable[[], T | None], *, what: str) -> T:
             return result
         tries += 1
         pause = random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2**tries))
-        if time.monotonic() + pause > deadline:
+        if clock.monotonic() + pause > deadline:
             raise PresenceError(Code.SERVER_FAULT, f"{what} is changing too fast; try again")
         time.sleep(pause)

@@ -8,12 +8,11 @@ within 5 seconds with no redeploy.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from presence import retry, store
+from presence import clock, retry, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Timing
@@ -98,7 +97,7 @@ def max_age_seconds() -> float:
 def current() -> Settings:
     """The settings in force, at most max_age_seconds() old."""
     global _cache
-    now = time.monotonic()
+    now = clock.monotonic()
     if _cache is not None and now - _cache[0] < max_age_seconds():
         return _cache[1]
     settings = load()

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from presence import config
+from presence import clock, config
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Connection, PresenceState, Timer
 from presence.models import StatusType
@@ -100,7 +100,7 @@ def _backoff(attempt: int) -> None:
 USERSIG_KEY_MAX_AGE_SECONDS = 60.0
 USERSIG_KEY_REREAD_SECONDS = 5.0
 _CURRENT, _PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
-_secret_clock = time.monotonic
+_secret_clock = clock.monotonic
 
 
 class _CachedKey(NamedTuple):
@@ -231,7 +231,7 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
                 "id": {"S": SETTINGS_ID},
                 "value": {"S": json.dumps(overrides, sort_keys=True)},
                 "version": {"N": str((expected_version or 0) + 1)},
-                "updatedAt": {"N": str(int(time.time()))},
+                "updatedAt": {"N": str(clock.now_ms() // 1000)},
             },
             **condition,
         )
@@ -365,7 +365,7 @@ def save_presence(before: PresenceState, after: PresenceState) -> bool:
     Touches only the lifecycle attributes, so a concurrent setSelfStatus is never overwritten.
     False when another writer got there first (the caller reads again and retries).
     """
-    start = before.version or first_version(time.time_ns() // 1_000_000)
+    start = before.version or first_version(clock.now_ms())
     values: dict[str, Any] = {
         ":st": {"N": str(int(after.status_type))},
         ":conns": _connections_value(after.connections),
@@ -535,7 +535,7 @@ def clear_custom_status(state: PresenceState) -> bool:
         ":empty": {"S": ""},
         ":cs": {"S": state.custom_status},
         ":one": {"N": "1"},
-        ":first": {"N": str(first_version(time.time_ns() // 1_000_000))},
+        ":first": {"N": str(first_version(clock.now_ms()))},
     }
     condition = "customStatus = :cs"
     if state.custom_status_set_at is None:
@@ -581,7 +581,7 @@ def get_connection_user(connection_id: str) -> str | None:
         ConsistentRead=True,
     )
     item = response.get("Item")
-    if not item or int(item["expiresAt"]["N"]) <= time.time():
+    if not item or int(item["expiresAt"]["N"]) <= clock.now_s():
         return None
     return item["userID"]["S"]
 
@@ -860,7 +860,7 @@ def write_subscriptions(
     subscriber_id: str, add: Sequence[Subscription], remove: Iterable[str]
 ) -> None:
     """Add and remove subscriptions in ceil(n/25) BatchWriteItem calls, retrying leftovers."""
-    now = str(int(time.time()))
+    now = str(clock.now_ms() // 1000)
     requests: list[dict[str, Any]] = [
         {
             "PutRequest": {
@@ -911,7 +911,7 @@ def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False)
     directed = dict.fromkeys(
         direction for a, b in pairs for direction in ((a, b), (b, a))
     )  # a batch may not name one key twice
-    now = str(int(time.time()))
+    now = str(clock.now_ms() // 1000)
     requests: list[dict[str, Any]] = []
     for user_id, friend_id in directed:
         key = {"userID": {"S": user_id}, "friendID": {"S": friend_id}}

@@ -6,10 +6,9 @@ the quota evicts the oldest ones. A subscribe writes what it adds, then trims to
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from presence import ratelimit, settings, store
+from presence import clock, ratelimit, settings, store
 from presence.errors import Code
 from presence.models import dedupe, failure
 from presence.status import check_list_length, split_user_ids
@@ -34,7 +33,7 @@ def subscribe(subscriber_id: str, user_ids: list[str]) -> dict[str, Any]:
 
     existing = store.list_subscriptions(subscriber_id)
     held = {sub.target_id for sub in existing}
-    first_seq = max([time.time_ns() // 1000, *(sub.seq + 1 for sub in existing)])
+    first_seq = max([clock.now_ms() * 1000, *(sub.seq + 1 for sub in existing)])
     added = [
         store.Subscription(target, first_seq + i)
         for i, target in enumerate(t for t in targets if t not in held)
