@@ -12,6 +12,7 @@ DEFAULT_HTTP_PORT = 3000
 DEFAULT_WS_PORT = 3001
 DEFAULT_DEMO_PORT = 3002  # the web demo and the Web SDK (local/demo.py)
 DEFAULT_SDKAPPID = 1400000000
+DEFAULT_LIVENESS_TIMEOUT_SECONDS = 90  # template.yaml's LivenessTimeoutSeconds default
 # Printed at start with a warning: anyone who reads this file can mint UserSigs with it.
 DEV_SECRET_KEY = "presence-local-development-key-do-not-use-in-production"
 
@@ -26,6 +27,7 @@ class LocalConfig:
     secret_key_is_default: bool
     log_level: str | None  # None: the template's LogLevel default
     demo_port: int = DEFAULT_DEMO_PORT
+    liveness_timeout_seconds: int = DEFAULT_LIVENESS_TIMEOUT_SECONDS  # 0: off
 
 
 def _int(name: str, default: int) -> int:
@@ -49,4 +51,7 @@ def load() -> LocalConfig:
         secret_key_is_default=not secret_key,
         log_level=os.environ.get("PRESENCE_LOG_LEVEL") or None,
         demo_port=_int("PRESENCE_DEMO_PORT", DEFAULT_DEMO_PORT),
+        liveness_timeout_seconds=max(
+            0, _int("PRESENCE_LIVENESS_TIMEOUT_SECONDS", DEFAULT_LIVENESS_TIMEOUT_SECONDS)
+        ),
     )

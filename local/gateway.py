@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import boto3
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from local import integrations
 from local import template as cfn
 from local.lambdas import ACCOUNT_ID, FunctionError
 
@@ -386,6 +388,7 @@ class WebSocketApi:
         self._connections: dict[str, WsConnection] = {}
         self._disconnects: set[asyncio.Task[None]] = set()
         self._closers: set[asyncio.Task[None]] = set()
+        self._dynamodb: Any = None  # for service integrations, created on first use
         self.shutting_down = False
         for key in ("$connect", "$disconnect"):
             if key not in self._routes:
@@ -573,10 +576,14 @@ class WebSocketApi:
                 conn, json.dumps({"message": "Forbidden", "connectionId": conn.connection_id})
             )
             return
-        if route.mock_response is not None or not route.function:
-            # a MOCK integration: API Gateway answers from the integration response template
-            if route.two_way and route.mock_response is not None:
-                await self._send_to_client(conn, route.mock_response)
+        if not route.function:
+            # API Gateway answers itself: a MOCK integration, or an AWS service integration
+            # (ping and beat note the frame on its connection), then the response template
+            if route.service_action and route.request_template:
+                context = self._context(conn, route_key, "MESSAGE", host)
+                await self._call_service(route.service_action, route.request_template, context)
+            if route.two_way and route.response_template is not None:
+                await self._send_to_client(conn, route.response_template)
             return
         event: dict[str, Any] = {
             "requestContext": self._context(conn, route_key, "MESSAGE", host),
@@ -600,6 +607,14 @@ class WebSocketApi:
             return
         if route.two_way and isinstance(result, dict) and result.get("body") is not None:
             await self._send_to_client(conn, str(result["body"]))
+
+    async def _call_service(
+        self, service_action: str, request_template: str, context: dict[str, Any]
+    ) -> None:
+        request = integrations.render(request_template, context)
+        if self._dynamodb is None:
+            self._dynamodb = boto3.client("dynamodb")  # moto's endpoint, from the environment
+        await asyncio.to_thread(integrations.call, service_action, request, self._dynamodb)
 
     async def _send_to_client(self, conn: WsConnection, text: str) -> bool:
         if conn.state != "open" or conn.ws is None or conn.ws.closed:
@@ -725,6 +740,9 @@ class WebSocketApi:
                 await conn.ws.send_bytes(data)
         except (ConnectionError, RuntimeError):
             return self._gone(connection_id)
+        # API Gateway's idle timer counts frames both ways: a socket the server keeps posting
+        # to is never idle, even when its client is long gone (API.md section 7)
+        conn.last_active_at = _now_ms()
         return web.Response(status=200)
 
     async def _get(self, request: web.Request) -> web.Response:

@@ -37,6 +37,7 @@ import TLSSigAPIv2
 from botocore.config import Config
 from moto import mock_aws
 
+from local import integrations
 from local import template as cfn
 from local.aws import create_resources, speed_up_moto
 from local.lambdas import ACCOUNT_ID, load_module
@@ -315,6 +316,10 @@ class World:
         self.frames: dict[str, list[dict[str, Any]]] = {}
         self.closed: list[str] = []
         self.open: set[str] = set()
+        # connections whose device has gone silent (no beat); the others beat as SDKs do
+        self.silent: set[str] = set()
+        self.refs = {"ConnectionsTable": os.environ["CONNECTIONS_TABLE"]}
+        self._ws_routes: dict[str, cfn.WsRoute] | None = None
         self.stream = StatusStream(status_table)
         self.stream_retries = 0
         self._ids = 0
@@ -422,21 +427,42 @@ class World:
             self.pump()
         return answer
 
-    def send(self, connection_id: str, body: str) -> dict[str, Any]:
+    def send(self, connection_id: str, body: str, *, pump: bool = True) -> dict[str, Any]:
         """A client frame, routed the way API Gateway does on `$request.body.action`."""
         try:
             action = json.loads(body).get("action")
         except (ValueError, AttributeError):
             action = None
-        if action == "ping":  # a MOCK integration: API Gateway answers from its template
-            (ping,) = [r for r in cfn.websocket_routes(template()) if r.route_key == "ping"]
-            return {"statusCode": 200, "body": ping.mock_response}
+        if self._ws_routes is None:
+            routes = cfn.websocket_routes(template(), self.refs)
+            self._ws_routes = {r.route_key: r for r in routes}
+        route = self._ws_routes.get(str(action))
+        if route is not None and not route.function:
+            # API Gateway answers itself: ping and beat note the frame on the connection's item
+            # (a DynamoDB service integration), then ping answers from its response template
+            if route.service_action and route.request_template:
+                context = {"connectionId": connection_id, "requestTimeEpoch": self.now}
+                request = integrations.render(route.request_template, context)
+                integrations.call(route.service_action, request, store.dynamodb())
+            reply: dict[str, Any] = {"statusCode": 200}
+            if route.two_way:
+                reply["body"] = route.response_template
+            return reply
+        assert pump, "only ping and beat are sent without pumping the stream"
         function_dir = {"logout": "ws_logout"}.get(str(action), "ws_default")
         event = self._event(function_dir, connection_id)
         event["body"] = body
         answer = self._invoke(function_dir, event)
         self.pump()
         return answer
+
+    def _beat_live_devices(self) -> None:
+        """Every open connection whose device is not silent sends a beat now (time only moves
+        between frames here, so a beating client looks like one that beat just before)."""
+        with self._lock:
+            beating = sorted(self.open - self.silent)
+        for connection_id in beating:
+            self.send(connection_id, '{"action": "beat"}', pump=False)
 
     def advance(self, seconds: float) -> None:
         """Move time on; deliver each timer as it falls due (timers may queue more timers)."""
@@ -449,6 +475,7 @@ class World:
             timer = due[0]
             self.queued.remove(timer)
             self.now = max(self.now, timer.due_at)
+            self._beat_live_devices()
             event = json.loads((ROOT / "events" / "status_timers.json").read_text())
             event["Records"][0]["body"] = store.timer_body(timer)
             result = self._invoke("status_timers", event)

@@ -49,6 +49,7 @@ class Stack:
     pollers: list[Any]
     executor: ThreadPoolExecutor
     functions: Any
+    refs: dict[str, str]  # what !Ref / !GetAtt give in this stack (table names, parameters...)
 
 
 def _function_ids(template: cfn.Template) -> list[str]:
@@ -95,7 +96,7 @@ async def serve(
     cors = Cors.from_template(template, {})  # parameters at their defaults, as deployed
     http_api = HttpApi(cfn.http_routes(template), cors, invoke, log)
     stage = cfn.resolve(template, {"Ref": "WebSocketStageName"}, {})
-    ws_api = WebSocketApi(cfn.websocket_routes(template), stage, invoke, log)
+    ws_api = WebSocketApi(cfn.websocket_routes(template, stack.refs), stage, invoke, log)
 
     runners: list[web.AppRunner] = []
     try:
@@ -150,9 +151,10 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
     aws.offline_environment(endpoint)  # before any boto3 client exists
     resources = aws.create_resources(template, settings.secret_key)
     ids = _function_ids(template)
-    environment = aws.shared_environment(
-        template, ids, resources.refs(settings.sdkappid, settings.log_level)
-    )
+    refs = resources.refs(settings.sdkappid, settings.log_level)
+    refs["LivenessTimeoutSeconds"] = str(settings.liveness_timeout_seconds)
+    cfn.allow_liveness_timeout(template, settings.liveness_timeout_seconds)
+    environment = aws.shared_environment(template, ids, refs)
     # The handlers' @connections client posts to <endpoint>/@connections/<id>: ours.
     environment["WS_MANAGEMENT_ENDPOINT"] = f"http://{settings.host}:{settings.ws_port}"
     environment.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # no X-Ray daemon here
@@ -201,7 +203,7 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
         f" {len(ids)} functions from {cfn.TEMPLATE_PATH.name},"
         f" {functions.workers} worker processes (PRESENCE_WORKERS)"
     )
-    return Stack(moto, pollers, executor, functions), functions
+    return Stack(moto, pollers, executor, functions, refs), functions
 
 
 def _join(pollers: list[Any]) -> None:

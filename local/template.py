@@ -224,22 +224,38 @@ class WsRoute:
     ``two_way`` routes send the integration's response back to the client as a frame (the route
     has a RouteResponseSelectionExpression and a RouteResponse); other routes' replies are dropped
     (on $connect only the status code matters: non-2xx refuses the handshake).
+
+    A route with no function is answered by API Gateway itself: a MOCK integration, or an AWS
+    service integration (``service_action``, e.g. "dynamodb:UpdateItem", called with
+    ``request_template`` rendered for the frame); ``response_template`` is what a two-way one
+    answers (its integration response's $default template).
     """
 
     route_key: str
-    function: str  # "" for a MOCK integration (API Gateway answers itself)
+    function: str  # "" when API Gateway answers itself (MOCK or a service integration)
     code_dir: Path
     handler: str
     two_way: bool
-    mock_response: str | None = None  # a MOCK integration's $default response template
+    response_template: str | None = None
+    service_action: str | None = None  # "<service>:<Action>" of an AWS service integration
+    request_template: str | None = None  # its $default request template, resolved
 
 
-def websocket_routes(template: Template) -> list[WsRoute]:
+_SERVICE_URI = re.compile(
+    r"^arn:[^:]+:apigateway:[^:]*:(?P<service>[a-z0-9-]+):action/(?P<action>\w+)$"
+)
+
+
+def websocket_routes(template: Template, refs: dict[str, str] | None = None) -> list[WsRoute]:
     """Every route of the template's WebSocket API(s), in template order.
 
     Route -> Target ``integrations/<Integration>`` -> IntegrationUri
-    ``arn:...:functions/${Function.Arn}/invocations`` -> the AWS::Serverless::Function.
+    ``arn:...:functions/${Function.Arn}/invocations`` -> the AWS::Serverless::Function; or a
+    MOCK or AWS service integration. ``refs`` resolves templates that name resources (table
+    names...); parameters take their defaults unless given there.
     """
+    # (a resource not in refs stands for itself: enough to read the routes without a stack)
+    refs = {**{name: name for name in template.get("Resources", {})}, **(refs or {})}
     websocket_apis = {
         logical_id
         for logical_id, api in _resources(template, "AWS::ApiGatewayV2::Api").items()
@@ -259,16 +275,27 @@ def websocket_routes(template: Template) -> list[WsRoute]:
         if len(integrations) != 1:
             raise ValueError(f"{logical_id}: Target must name one integration")
         integration = template["Resources"][integrations[0]].get("Properties", {})
-        if integration.get("IntegrationType") == "MOCK":
+        two_way = bool(props.get("RouteResponseSelectionExpression")) and logical_id in responded
+        kind = integration.get("IntegrationType")
+        if kind in ("MOCK", "AWS"):
+            service_action = request_template = None
+            if kind == "AWS":
+                uri = _SERVICE_URI.match(resolve(template, integration["IntegrationUri"], refs))
+                if uri is None:
+                    raise ValueError(f"{integrations[0]}: not a service action IntegrationUri")
+                service_action = f"{uri['service']}:{uri['action']}"
+                templates = integration.get("RequestTemplates") or {}
+                request_template = resolve(template, templates["$default"], refs)
             routes.append(
                 WsRoute(
                     route_key=str(props["RouteKey"]),
                     function="",
                     code_dir=Path(),
                     handler="",
-                    two_way=bool(props.get("RouteResponseSelectionExpression"))
-                    and logical_id in responded,
-                    mock_response=_mock_response(template, integrations[0]),
+                    two_way=two_way,
+                    response_template=_response_template(template, integrations[0], refs),
+                    service_action=service_action,
+                    request_template=request_template,
                 )
             )
             continue
@@ -284,21 +311,30 @@ def websocket_routes(template: Template) -> list[WsRoute]:
                 function=functions[0],
                 code_dir=code_dir,
                 handler=handler,
-                two_way=bool(props.get("RouteResponseSelectionExpression"))
-                and logical_id in responded,
+                two_way=two_way,
             )
         )
     return routes
 
 
-def _mock_response(template: Template, integration_id: str) -> str | None:
-    """The $default response template of a MOCK integration's IntegrationResponse."""
+def allow_liveness_timeout(template: Template, seconds: int) -> None:
+    """Let the local runtime use any liveness timeout (PRESENCE_LIVENESS_TIMEOUT_SECONDS), not
+    only the stack parameter's allowed values: the Liveness mapping gets its heartbeat, worked
+    out as the service announces it (presence.config.heartbeat_seconds)."""
+    from presence.config import heartbeat_seconds
+
+    mapping = template.setdefault("Mappings", {}).setdefault("Liveness", {})
+    mapping.setdefault(str(seconds), {"HeartbeatSeconds": heartbeat_seconds(seconds)})
+
+
+def _response_template(template: Template, integration_id: str, refs: dict[str, str]) -> str | None:
+    """The $default response template of an integration's IntegrationResponse, resolved."""
     for resource in _resources(template, "AWS::ApiGatewayV2::IntegrationResponse").values():
         props = resource.get("Properties", {})
         if integration_id in _references(props.get("IntegrationId")):
             templates = props.get("ResponseTemplates") or {}
             value = templates.get("$default")
-            return None if value is None else str(value)
+            return None if value is None else resolve(template, value, refs)
     return None
 
 
@@ -495,7 +531,8 @@ def _scalar(value: Any) -> str:
 
 
 def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
-    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs), ``Fn::Sub`` or ``Fn::Join``
+    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs), ``Fn::Sub``, ``Fn::FindInMap``
+    or ``Fn::Join``
     to a string. Pseudo parameters (``AWS::Region``...) default to PSEUDO_DEFAULTS unless in refs.
     """
     if not isinstance(value, dict):
@@ -517,6 +554,9 @@ def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
             return _lookup(template, name, refs)
 
         return _SUB_VARIABLE.sub(substitute, text).replace("${!", "${")
+    if key == "Fn::FindInMap":
+        mapping, top, second = (resolve(template, item, refs) for item in arg)
+        return _scalar(template["Mappings"][mapping][top][second])
     if key == "Fn::Join":
         delimiter, items = arg
         return str(delimiter).join(resolve(template, item, refs) for item in items)

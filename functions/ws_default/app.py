@@ -1,4 +1,5 @@
-"""WebSocket $default: any frame no route serves gets an error frame; the socket stays open."""
+"""WebSocket $default: any frame no route serves gets an error frame; the socket stays open.
+The frame still shows the device is alive (liveness)."""
 
 from typing import Any
 
@@ -7,4 +8,5 @@ from presence import ws
 
 @ws.ws_route
 def lambda_handler(event: dict[str, Any]) -> dict[str, Any]:
+    ws.note_frame(event)
     return ws.answer(200, ws.error_frame(ws.describe_unknown_frame(event.get("body"))))

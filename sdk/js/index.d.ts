@@ -127,8 +127,12 @@ export interface CreateOptions {
   WebSocket?: WebSocketConstructor | typeof globalThis.WebSocket;
   /** A fetch to use instead of the global one. */
   fetch?: typeof globalThis.fetch;
-  /** Seconds between `{"action":"ping"}` frames; default 60. */
+  /** Seconds between heartbeats until the server announces its own in pong's
+   * `heartbeatSeconds` (then that); default 30. */
   heartbeatInterval?: number;
+  /** Every how many heartbeats one is a `{"action":"ping"}` (answered, so it checks the
+   * socket); the others are `{"action":"beat"}` (no answer). Default 10. */
+  pingEvery?: number;
   /** Seconds without a pong before the socket counts as lost; default 10. */
   pongTimeout?: number;
   /** The server's reconnectGraceSeconds (default 5): reconnect attempts are placed inside it. */

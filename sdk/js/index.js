@@ -64,10 +64,14 @@ const WS_OPEN = 1;
 const QUERY_CHUNK = 100; // userIDs per getUserStatus call the SDK makes by itself
 const RESYNC_ATTEMPTS = 3;
 const PING = '{"action":"ping"}';
+const BEAT = '{"action":"beat"}'; // a heartbeat with no answer: one message instead of two
 const LOGOUT = '{"action":"logout"}';
 const DEFAULTS = Object.freeze({
   platform: 'web',
-  heartbeatInterval: 60, // seconds between pings (API Gateway closes sockets idle 10 min)
+  // seconds between heartbeats until the server announces its own (pong's heartbeatSeconds,
+  // a third of its liveness timeout: a device that goes quiet longer stops counting)
+  heartbeatInterval: 30,
+  pingEvery: 10, // every 10th heartbeat is a ping (answered: checks the socket), the rest beats
   pongTimeout: 10, // seconds without a pong before the socket counts as lost
   reconnectGraceSeconds: 5, // the server's setting: come back within it and nothing changes
   reconnectBaseDelay: 0.25, // seconds; doubled after each failed attempt, jittered
@@ -131,6 +135,8 @@ class Session {
     this.loggedOutFrame = false;
     this.logoutWaiter = null;
     this.heartbeat = null;
+    this.heartbeatSeconds = 0; // announced by the server in pong; 0: not yet
+    this.rescheduleHeartbeat = null;
     this.pongTimer = null;
     this.sleepers = new Set();
     this.pushMarks = new Map(); // pushes received per user, to order a versionless re-read
@@ -157,7 +163,7 @@ class Session {
   }
 
   stopHeartbeat() {
-    clearInterval(this.heartbeat);
+    clearTimeout(this.heartbeat);
     clearTimeout(this.pongTimer);
     this.heartbeat = null;
     this.pongTimer = null;
@@ -420,23 +426,41 @@ class PresenceSDK {
     session.ws = ws;
     session.kickReason = null;
     session.stopHeartbeat();
-    const interval = this._opt.heartbeatInterval * 1000;
-    session.heartbeat = setInterval(() => {
-      if (session.ws !== ws || ws.readyState !== WS_OPEN) return;
-      try {
-        ws.send(PING);
-      } catch {
-        return;
-      }
-      if (session.pongTimer === null) {
-        session.pongTimer = setTimeout(() => {
-          session.pongTimer = null;
-          if (session.ws === ws) this._lost(session, ws); // no pong: count it as dropped
-        }, this._opt.pongTimeout * 1000);
-      }
-    }, interval);
-    // In Node, the heartbeat alone does not keep the process alive (the socket does).
-    if (typeof session.heartbeat === 'object' && session.heartbeat.unref) session.heartbeat.unref();
+    // A ping at once learns the server's heartbeatSeconds (pong); then a beat every interval,
+    // every `pingEvery`th one a ping. Each timer is set from the interval in force when it is
+    // set, so an announced interval applies from the next heartbeat on.
+    let count = 0;
+    const schedule = () => {
+      const seconds = session.heartbeatSeconds || this._opt.heartbeatInterval;
+      session.heartbeat = setTimeout(() => {
+        if (session.ws !== ws || ws.readyState !== WS_OPEN) return;
+        count += 1;
+        this._heartbeat(session, ws, count % this._opt.pingEvery === 0 ? PING : BEAT);
+        schedule();
+      }, seconds * 1000);
+      // In Node, the heartbeat alone does not keep the process alive (the socket does).
+      if (typeof session.heartbeat === 'object' && session.heartbeat.unref) session.heartbeat.unref();
+    };
+    session.rescheduleHeartbeat = () => {
+      clearTimeout(session.heartbeat);
+      schedule();
+    };
+    this._heartbeat(session, ws, PING);
+    schedule();
+  }
+
+  _heartbeat(session, ws, frame) {
+    try {
+      ws.send(frame);
+    } catch {
+      return;
+    }
+    if (frame === PING && session.pongTimer === null) {
+      session.pongTimer = setTimeout(() => {
+        session.pongTimer = null;
+        if (session.ws === ws) this._lost(session, ws); // no pong: count it as dropped
+      }, this._opt.pongTimeout * 1000);
+    }
   }
 
   _onMessage(session, ws, event) {
@@ -462,10 +486,16 @@ class PresenceSDK {
         if (accepted.length) this._emit(EVENT.USER_STATUS_UPDATED, accepted);
         break;
       }
-      case 'pong':
+      case 'pong': {
         clearTimeout(session.pongTimer);
         session.pongTimer = null;
+        const announced = frame.heartbeatSeconds;
+        if (Number.isInteger(announced) && announced > 0 && announced !== session.heartbeatSeconds) {
+          session.heartbeatSeconds = announced; // the server's liveness wants this interval
+          if (session.rescheduleHeartbeat) session.rescheduleHeartbeat();
+        }
         break;
+      }
       case 'loggedOut':
         session.loggedOutFrame = true;
         if (session.logoutWaiter) session.logoutWaiter();

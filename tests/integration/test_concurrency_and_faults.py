@@ -230,13 +230,17 @@ def test_a_native_drop_and_reconnect_costs_two_timer_messages_over_a_week(
     world.online("phone", "ios")
     world.advance(3600)
     assert status_of(api, "phone") == (ONLINE, "")
-    kinds = Counter(t.kind for t in world.sent_timers)
+    kinds = Counter(t.kind for t in world.sent_timers if t.kind is not TimerKind.CHECK_LIVENESS)
     assert kinds == {TimerKind.TICK: 1, TimerKind.VERIFY_CONNECTION: 1}
-    assert world.queued == []  # nothing waits for the week of OFFLINE retention
+    # nothing waits for the week of OFFLINE retention; only the live connection is watched
+    assert [(t.kind, t.subject) for t in world.queued] == [
+        (TimerKind.CHECK_LIVENESS, c) for c in store.get_presence("phone").connections
+    ]
 
 
-def count_timers_of_a_day(world: World, platform: str) -> int:
-    """A user connected 8 hours, reconnecting every 2 hours (API Gateway's limit), then away."""
+def count_timers_of_a_day(world: World, platform: str) -> tuple[int, int]:
+    """A user connected 8 hours, reconnecting every 2 hours (API Gateway's limit), then away:
+    (lifecycle timer messages, liveness check messages)."""
     world.sent_timers.clear()
     connection = world.online("daily", platform)
     for _ in range(3):
@@ -247,7 +251,8 @@ def count_timers_of_a_day(world: World, platform: str) -> int:
     world.advance(2 * 3600)
     world.disconnect(connection)
     world.advance(16 * 3600)
-    return len(world.sent_timers)
+    checks = [t for t in world.sent_timers if t.kind is TimerKind.CHECK_LIVENESS]
+    return len(world.sent_timers) - len(checks), len(checks)
 
 
 @pytest.mark.parametrize(("platform", "most"), [("web", 12), ("ios", 13)])
@@ -257,7 +262,10 @@ def test_timer_messages_per_user_day_are_bounded(
     api.set_self_status("at work", user="daily")
     # 4 connects (a check each), 4 drops (a grace end each), then going away: the drop of the
     # subscriptions, the custom-status clear, and for a native app the end of OFFLINE
-    assert count_timers_of_a_day(world, platform) <= most
+    lifecycle_timers, liveness_checks = count_timers_of_a_day(world, platform)
+    assert lifecycle_timers <= most
+    # liveness (90 s): one check per timeout while connected, 8 hours a day
+    assert liveness_checks <= 8 * 3600 // 90 + 4
 
 
 def test_every_status_change_needs_at_most_three_timer_messages(api: Api, world: World) -> None:

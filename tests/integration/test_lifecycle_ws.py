@@ -199,7 +199,15 @@ def test_logout_of_one_device_keeps_the_other_online(api: Api, world: World) -> 
 def test_ping_answers_pong(world: World) -> None:
     connection_id = world.online("alice")
     answer = world.send(connection_id, json.dumps(ensure_ascii=False, obj={"action": "ping"}))
-    assert (answer["statusCode"], json.loads(answer["body"])) == (200, {"event": "pong"})
+    pong = {"event": "pong", "heartbeatSeconds": 30}  # a third of the default 90 s timeout
+    assert (answer["statusCode"], json.loads(answer["body"])) == (200, pong)
+
+
+def test_beat_gets_no_answer(world: World) -> None:
+    connection_id = world.online("alice")
+    answer = world.send(connection_id, json.dumps({"action": "beat"}))
+    assert answer == {"statusCode": 200}  # one-way: the client gets no frame back
+    assert world.control_frames(connection_id) == []
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from presence.lifecycle import (
+    LIVENESS_HOP_MS,
     MAX_CONNECTION_AGE_MS,
     NATIVE_PLATFORMS,
     VERIFY_AFTER_MS,
@@ -20,11 +21,14 @@ from presence.lifecycle import (
     TimerKind,
     Timing,
     Transition,
+    aged_out,
     connect,
     custom_status_clear_due,
     drop,
     kick,
+    liveness_deadline,
     logout,
+    next_liveness_check,
     subscriptions_drop_due,
     tick,
 )
@@ -98,8 +102,28 @@ def test_connecting_makes_the_user_online(platform: str) -> None:
     assert t.state.connections == {"c1": Connection(platform, 1_000)}
     assert t.state.not_online_since is None
     assert t.changed
-    # the only timer: the check that API Gateway really opened the connection
-    assert t.timers == (Timer(1_000 + VERIFY_AFTER_MS, TimerKind.VERIFY_CONNECTION, USER, "c1"),)
+    # the check that API Gateway really opened the connection, and the first liveness check
+    # (liveness off in TIMING: it hops every 15 minutes towards API Gateway's 2 hours)
+    assert t.timers == (
+        Timer(1_000 + VERIFY_AFTER_MS, TimerKind.VERIFY_CONNECTION, USER, "c1"),
+        Timer(1_000 + LIVENESS_HOP_MS, TimerKind.CHECK_LIVENESS, USER, "c1"),
+    )
+
+
+def test_the_first_liveness_check_is_due_at_the_timeout() -> None:
+    t = connect(fresh(), "c1", "web", 1_000, TIMING._replace(liveness_ms=90_000))
+    assert Timer(91_000, TimerKind.CHECK_LIVENESS, USER, "c1") in t.timers
+
+
+def test_a_liveness_deadline_is_the_last_frame_plus_the_timeout_within_two_hours() -> None:
+    on = TIMING._replace(liveness_ms=90_000)
+    assert liveness_deadline(1_000, 50_000, on) == 140_000
+    aged = 1_000 + MAX_CONNECTION_AGE_MS
+    assert liveness_deadline(1_000, aged, on) == aged  # API Gateway's 2 hours come first
+    assert liveness_deadline(1_000, 50_000, TIMING) == aged  # liveness off
+    assert aged_out(1_000, aged) and not aged_out(1_000, 140_000)
+    assert next_liveness_check(aged, 1_000) == 1_000 + LIVENESS_HOP_MS  # SQS hops, no schedule
+    assert next_liveness_check(140_000, 100_000) == 140_000
 
 
 def test_connect_removes_that_platforms_background_entry_only() -> None:

@@ -264,6 +264,7 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "TIMERS_SCHEDULER_ROLE_ARN": SCHEDULER_ROLE_ARN,
             "DELIVERY_QUEUE_URL": DELIVERY_URL,
             "STATUS_EVENT_BUS": "presence-status-events",
+            "LIVENESS_TIMEOUT_SECONDS": "90",
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
@@ -319,13 +320,38 @@ def test_websocket_routes_map_to_their_functions(template: Template) -> None:
     }
 
 
-def test_ping_is_answered_by_api_gateway_with_no_function(template: Template) -> None:
-    (ping,) = [r for r in websocket_routes(template) if r.route_key == "ping"]
-    assert ping.function == "" and ping.two_way
-    assert json.loads(ping.mock_response or "") == {"event": "pong"}
-    integration = template["Resources"]["WsPingIntegration"]["Properties"]
-    assert integration["IntegrationType"] == "MOCK"
-    assert json.loads(integration["RequestTemplates"]["$default"]) == {"statusCode": 200}
+def test_ping_and_beat_are_noted_by_api_gateway_with_no_function(template: Template) -> None:
+    """API.md section 6: both are liveness evidence, written on the connection's item by a
+    DynamoDB service integration; ping answers pong with heartbeatSeconds, beat nothing."""
+    routes = {r.route_key: r for r in websocket_routes(template, {"ConnectionsTable": "conns"})}
+    ping, beat = routes["ping"], routes["beat"]
+    assert ping.function == beat.function == "" and ping.two_way and not beat.two_way
+    assert json.loads(ping.response_template or "") == {"event": "pong", "heartbeatSeconds": 30}
+    for route in (ping, beat):
+        assert route.service_action == "dynamodb:UpdateItem"
+        request = json.loads(route.request_template or "")
+        assert request["TableName"] == "conns"
+        assert request["Key"] == {"connectionId": {"S": "$context.connectionId"}}
+        assert request["UpdateExpression"] == "SET seenAt = :t"
+        assert request["ExpressionAttributeValues"] == {":t": {"N": "$context.requestTimeEpoch"}}
+    integration = template["Resources"]["WsSeenIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS"
+    role = template["Resources"]["WsSeenRole"]["Properties"]
+    (statement,) = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == "dynamodb:UpdateItem"
+    assert statement["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+
+
+def test_the_heartbeat_mapping_is_a_third_of_each_allowed_timeout(template: Template) -> None:
+    from presence.config import heartbeat_seconds
+
+    parameter = template["Parameters"]["LivenessTimeoutSeconds"]
+    mapping = template["Mappings"]["Liveness"]
+    assert parameter["Default"] == "90"
+    assert set(parameter["AllowedValues"]) == set(mapping)
+    for timeout, row in mapping.items():
+        assert row["HeartbeatSeconds"] == heartbeat_seconds(int(timeout))
+        assert int(timeout) == 0 or 3 * row["HeartbeatSeconds"] <= int(timeout)
 
 
 def test_ping_and_default_are_two_way(template: Template) -> None:
@@ -344,8 +370,8 @@ def test_websocket_api_selects_routes_by_action(template: Template) -> None:
         if resource["Type"] == "AWS::ApiGatewayV2::Route":
             assert resource["Properties"]["AuthorizationType"] == "NONE"
         if resource["Type"] == "AWS::ApiGatewayV2::Integration":
-            # every route a function, but ping: API Gateway answers it (MOCK)
-            expected = "MOCK" if "ping" in resource["Properties"]["Description"] else "AWS_PROXY"
+            # every route a function, but ping and beat: API Gateway notes them in DynamoDB
+            expected = "AWS" if "ping" in resource["Properties"]["Description"] else "AWS_PROXY"
             assert resource["Properties"]["IntegrationType"] == expected
 
 
@@ -594,8 +620,8 @@ def test_websocket_functions_get_only_what_they_need(template: Template) -> None
         ("dynamodb:DeleteItem", connections),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
-    for logical_id in ("WsDefaultFunction",):
-        assert "Policies" not in template["Resources"][logical_id]["Properties"]
+    # an unknown frame still counts for liveness: it notes the time on its connection
+    assert grants(template, "WsDefaultFunction") == {("dynamodb:UpdateItem", connections)}
 
 
 def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
@@ -628,6 +654,7 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
         ("execute-api:ManageConnections", WS_API_ARN),
     }
     assert grants(template, "StatusTimersFunction") == timers | {
+        ("dynamodb:GetItem", table_arn("ConnectionsTable")),  # the liveness check's seenAt
         ("dynamodb:GetItem", status),
         ("dynamodb:UpdateItem", status),
         ("dynamodb:Query", subs),

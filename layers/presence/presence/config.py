@@ -80,3 +80,28 @@ def delivery_queue_url() -> str:
 
 def status_event_bus() -> str:
     return _require("STATUS_EVENT_BUS")
+
+
+# --- liveness (API.md section 6): fixed per deployment (stack parameter LivenessTimeoutSeconds)
+
+HEARTBEAT_WHEN_OFF_SECONDS = 540  # inside API Gateway's 10-minute idle limit
+
+
+def liveness_timeout_seconds() -> int:
+    """Seconds after a device's last frame at which it stops counting; 0: liveness is off."""
+    raw = os.environ.get("LIVENESS_TIMEOUT_SECONDS", "").strip() or "0"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise PresenceError(
+            Code.SERVER_FAULT, "the service's LIVENESS_TIMEOUT_SECONDS is not a number"
+        ) from None
+    return max(0, value)
+
+
+def heartbeat_seconds(timeout_seconds: int) -> int:
+    """What pong announces: a third of the timeout, so a client whose timers fire a whole
+    interval late still sends within it (template.yaml's Liveness mapping holds the same)."""
+    if timeout_seconds <= 0:
+        return HEARTBEAT_WHEN_OFF_SECONDS
+    return max(1, timeout_seconds // 3)

@@ -83,7 +83,9 @@ def _reason(old: PresenceState, new: PresenceState) -> tuple[str, str]:
     if logged_out:
         return "logout", logged_out[0].platform
     if removed:
-        return "disconnect", removed[0].platform
+        # a device that went silent (liveness) rather than closing its socket: `timeout`
+        reason = "timeout" if all(c.timed_out for c in removed) else "disconnect"
+        return reason, removed[0].platform
     if old.background and not new.background:
         return "expired", next(iter(old.background))
     return "logout", ""

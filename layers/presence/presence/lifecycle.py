@@ -36,6 +36,9 @@ MAX_CONNECTION_AGE_MS = (2 * 3600 + 300) * 1000
 # A connection is checked this long after its $connect: if API Gateway does not know it (the
 # handshake failed after the connection was stored), it is forgotten. Ghosts live < 60 s.
 VERIFY_AFTER_MS = 30_000
+# A liveness check never waits longer than SQS's longest delay: with liveness off it hops every
+# 15 minutes until the connection's 2 hours are over (no Scheduler schedule per connection).
+LIVENESS_HOP_MS = 900_000
 
 
 class Timing(NamedTuple):
@@ -45,6 +48,7 @@ class Timing(NamedTuple):
     offline_retention_ms: int = 604_800_000
     custom_status_clear_ms: int = 30_000
     subscription_retention_ms: int = 3_600_000
+    liveness_ms: int = 0  # the deployment's liveness timeout (0: off); not a setting
 
 
 class Connection(NamedTuple):
@@ -54,6 +58,7 @@ class Connection(NamedTuple):
     connected_at: int
     dropped_at: int | None = None  # dropped without logout; live until the grace ends
     sig_expires_at: int | None = None  # when the UserSig it was opened with expires
+    timed_out: bool = False  # dropped because its device went silent (liveness), not closed
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class TimerKind(StrEnum):
     DROP_SUBSCRIPTIONS = "dropSubscriptions"
     VERIFY_CONNECTION = "verifyConnection"  # forget a connection API Gateway never opened
     USERSIG_EXPIRED = "userSigExpired"  # close a connection whose UserSig has expired
+    CHECK_LIVENESS = "checkLiveness"  # drop a connection whose device went silent, or aged out
 
 
 class Timer(NamedTuple):
@@ -92,7 +98,7 @@ class Timer(NamedTuple):
     due_at: int
     kind: TimerKind
     user_id: str
-    subject: str = ""  # the connection a VERIFY_CONNECTION or USERSIG_EXPIRED timer is about
+    subject: str = ""  # the connection a per-connection timer is about
 
 
 class Transition(NamedTuple):
@@ -248,6 +254,9 @@ def followups(before: PresenceState, after: PresenceState, timing: Timing) -> tu
         if earlier is None and conn.dropped_at is None:
             due = conn.connected_at + VERIFY_AFTER_MS
             timers.add(Timer(due, TimerKind.VERIFY_CONNECTION, user, connection_id))
+            deadline = liveness_deadline(conn.connected_at, conn.connected_at, timing)
+            due = next_liveness_check(deadline, conn.connected_at)
+            timers.add(Timer(due, TimerKind.CHECK_LIVENESS, user, connection_id))
             expiry = conn.sig_expires_at
             if expiry is not None and expiry < conn.connected_at + MAX_CONNECTION_AGE_MS:
                 # (a UserSig that outlives API Gateway's 2 hours needs no timer)
@@ -301,6 +310,26 @@ def custom_status_clear_due(state: PresenceState, timing: Timing) -> int | None:
     if state.custom_status_set_at is not None:
         due = max(due, state.custom_status_set_at + timing.custom_status_clear_ms)
     return due
+
+
+def liveness_deadline(connected_at: int, seen_at: int, timing: Timing) -> int:
+    """When a live connection stops counting unless its device sends another frame: its last
+    frame (`seen_at`) plus the liveness timeout, or API Gateway's 2 hours, whichever is first
+    (a connection whose $disconnect never came is written as dropped then)."""
+    two_hours = connected_at + MAX_CONNECTION_AGE_MS
+    if timing.liveness_ms <= 0:
+        return two_hours
+    return min(seen_at + timing.liveness_ms, two_hours)
+
+
+def aged_out(connected_at: int, deadline: int) -> bool:
+    """Whether a liveness deadline is API Gateway's 2 hours rather than the device's silence."""
+    return deadline >= connected_at + MAX_CONNECTION_AGE_MS
+
+
+def next_liveness_check(deadline: int, now: int) -> int:
+    """When to look at a connection next: its deadline, at most a 15-minute SQS hop away."""
+    return min(deadline, now + LIVENESS_HOP_MS)
 
 
 def subscriptions_drop_due(state: PresenceState, timing: Timing) -> int | None:

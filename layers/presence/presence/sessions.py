@@ -103,6 +103,20 @@ def on_gone(user_id: str, connection_id: str) -> bool:
     return store.mark_dropped(user_id, connection_id, clock.now_ms())
 
 
+def time_out(user_id: str, connection_id: str, at_ms: int, *, silent: bool) -> None:
+    """A live connection whose device sent nothing for the liveness timeout (`silent`), or
+    that API Gateway's 2 hours ended without a $disconnect: a drop without logout from `at_ms`
+    (the grace follows, as for any drop), then its socket is closed. No kickedOut frame: the
+    device is presumed gone, and if it is not, its SDK reconnects as after any close."""
+    if store.mark_dropped(user_id, connection_id, at_ms, timed_out=silent):
+        logger.info(
+            "connection timed out" if silent else "connection past API Gateway's 2 hours",
+            extra={"connectionId": connection_id, "userID": user_id},
+        )
+    if silent:
+        store.close_connection(connection_id)
+
+
 def on_logout(connection_id: str) -> Transition | None:
     """The `logout` action: this device stops counting at once; it is told, then closed."""
     user_id = store.get_connection_user(connection_id)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from presence import clock, retry, store
+from presence import clock, config, retry, store
 from presence.auth import is_valid_user_id
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Timing
@@ -67,6 +67,7 @@ class Settings(BaseModel):
             offline_retention_ms=self.offlineRetentionSeconds * 1000,
             custom_status_clear_ms=self.customStatusClearSeconds * 1000,
             subscription_retention_ms=self.subscriptionRetentionSeconds * 1000,
+            liveness_ms=config.liveness_timeout_seconds() * 1000,
         )
 
     def require_status_query(self) -> None:

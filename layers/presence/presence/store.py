@@ -246,7 +246,7 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
 # One item per user in the Status table; every status change is one conditional write to it, and
 # its stream is the only source of pushes. Attributes (times in epoch ms):
 #   userID, statusType, customStatus, customStatusSetAt,
-#   conns       {connectionId: {platform, connectedAt, droppedAt?, sigExpiresAt?}}  connections
+#   conns       {connectionId: {platform, connectedAt, droppedAt?, sigExpiresAt?, timedOut?}}
 #   background  {platform: until}          native apps logged in but not connected (OFFLINE)
 #   notOnlineSince, version                last time the user stopped being ONLINE; write counter
 #   closing     {connectionId}             connections a kick is still closing (string set)
@@ -284,6 +284,7 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
             connected_at=int(value["M"]["connectedAt"]["N"]),
             dropped_at=_number(value["M"], "droppedAt"),
             sig_expires_at=_number(value["M"], "sigExpiresAt"),
+            timed_out=value["M"].get("timedOut", {}).get("BOOL", False),
         )
         for connection_id, value in item.get("conns", {}).get("M", {}).items()
     }
@@ -313,6 +314,8 @@ def _connection_value(conn: Connection) -> dict[str, Any]:
         entry["droppedAt"] = {"N": str(conn.dropped_at)}
     if conn.sig_expires_at is not None:
         entry["sigExpiresAt"] = {"N": str(conn.sig_expires_at)}
+    if conn.timed_out:
+        entry["timedOut"] = {"BOOL": True}
     return {"M": entry}
 
 
@@ -452,20 +455,26 @@ def _ensure_maps(user_id: str) -> None:
     )
 
 
-def mark_dropped(user_id: str, connection_id: str, at_ms: int) -> bool:
-    """Note that a connection closed without logging out (its grace starts at `at_ms`).
+def mark_dropped(user_id: str, connection_id: str, at_ms: int, *, timed_out: bool = False) -> bool:
+    """Note that a connection closed without logging out (its grace starts at `at_ms`);
+    `timed_out`: its device went silent (liveness) rather than closing it.
 
     One write of that connection's entry; False if the connection is unknown, already dropped
     or gone (a repeated or late $disconnect), which changes nothing.
     """
+    update = "SET conns.#cid.droppedAt = :at, version = version + :one"
+    values: dict[str, Any] = {":at": {"N": str(at_ms)}, ":one": {"N": "1"}}
+    if timed_out:
+        update += ", conns.#cid.timedOut = :yes"
+        values[":yes"] = {"BOOL": True}
     return _conditional_update(
         Key={"userID": {"S": user_id}},
-        UpdateExpression="SET conns.#cid.droppedAt = :at, version = version + :one",
+        UpdateExpression=update,
         ConditionExpression=(
             "attribute_exists(conns.#cid) AND attribute_not_exists(conns.#cid.droppedAt)"
         ),
         ExpressionAttributeNames={"#cid": connection_id},
-        ExpressionAttributeValues={":at": {"N": str(at_ms)}, ":one": {"N": "1"}},
+        ExpressionAttributeValues=values,
     )
 
 
@@ -584,6 +593,45 @@ def get_connection_user(connection_id: str) -> str | None:
     if not item or int(item["expiresAt"]["N"]) <= clock.now_s():
         return None
     return item["userID"]["S"]
+
+
+class Seen(NamedTuple):
+    """What the Connections item says of a connection's device: when it connected, and when
+    it last sent a frame (API Gateway's ping and beat integration writes `seenAt`)."""
+
+    connected_at: int
+    seen_at: int
+
+
+def connection_seen(connection_id: str) -> Seen | None:
+    """The connection's connect and last frame (epoch ms); None if the item is gone."""
+    response = dynamodb().get_item(
+        TableName=config.connections_table(),
+        Key={"connectionId": {"S": connection_id}},
+        ProjectionExpression="connectedAt, seenAt",
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    if not item:
+        return None
+    connected_at = int(item["connectedAt"]["N"])
+    return Seen(connected_at, max(connected_at, _number(item, "seenAt") or 0))
+
+
+def note_seen(connection_id: str, at_ms: int) -> None:
+    """A frame from the device (a route served by a function): the same write API Gateway's
+    ping and beat integration makes (template.yaml, WsSeenIntegration)."""
+    try:
+        dynamodb().update_item(
+            TableName=config.connections_table(),
+            Key={"connectionId": {"S": connection_id}},
+            UpdateExpression="SET seenAt = :t",
+            ConditionExpression="attribute_exists(connectionId)",
+            ExpressionAttributeValues={":t": {"N": str(at_ms)}},
+        )
+    except ClientError as exc:
+        if not _is_conditional_failure(exc):
+            raise
 
 
 def delete_connection(connection_id: str) -> None:

@@ -61,6 +61,8 @@ def run(timer: Timer) -> None:
         drop_subscriptions(timer.user_id)
     elif timer.kind is TimerKind.VERIFY_CONNECTION:
         sessions.verify(timer.user_id, timer.subject)
+    elif timer.kind is TimerKind.CHECK_LIVENESS:
+        check_liveness(timer)
     else:
         expire_user_sig(timer)
 
@@ -78,6 +80,42 @@ def tick(timer: Timer) -> None:
     due = lifecycle.next_change_due(state, settings.current().timing())
     if due is not None and due <= now:
         sessions.on_tick(timer.user_id)
+
+
+def check_liveness(timer: Timer) -> None:
+    """API.md section 6, liveness: drop a live connection whose device has sent no frame for
+    the liveness timeout (or that API Gateway's 2 hours have ended without a $disconnect).
+
+    The check reads when the device last sent a frame (the Connections item, which API
+    Gateway's ping and beat integration writes) and, while the deadline is ahead, looks again
+    then: one SQS message and one read per timeout per live connection. Only a deadline that
+    has passed reads the user's Status item; a connection that is no longer live there (logged
+    out, dropped, kicked) ends the chain."""
+    timing = settings.current().timing()
+    now = clock.now_ms()
+    seen = store.connection_seen(timer.subject)
+    if seen is not None:
+        deadline = lifecycle.liveness_deadline(seen.connected_at, seen.seen_at, timing)
+        if deadline > now:
+            again = timer._replace(due_at=lifecycle.next_liveness_check(deadline, now))
+            store.send_timers([again], now)
+            return
+    conn = store.get_presence(timer.user_id).connections.get(timer.subject)
+    if conn is None:
+        return  # logged out, kicked, forgotten or settled: nothing to watch
+    if conn.dropped_at is not None:
+        if conn.timed_out:
+            store.close_connection(timer.subject)  # a retry after the drop was written
+        return
+    seen_at = conn.connected_at if seen is None else seen.seen_at
+    deadline = lifecycle.liveness_deadline(conn.connected_at, seen_at, timing)
+    if deadline > now:  # (no Connections item: only the 2 hours can end it)
+        store.send_timers(
+            [timer._replace(due_at=lifecycle.next_liveness_check(deadline, now))], now
+        )
+        return
+    silent = not lifecycle.aged_out(conn.connected_at, deadline)
+    sessions.time_out(timer.user_id, timer.subject, deadline, silent=silent)
 
 
 def expire_user_sig(timer: Timer) -> None:

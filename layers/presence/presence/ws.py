@@ -129,4 +129,14 @@ def describe_unknown_frame(body: str | None) -> str:
         shown = action if isinstance(action, str) else json.dumps(action, ensure_ascii=False)
     except (ValueError, RecursionError):
         shown = text
-    return f"unknown action {quote(shown)}; known actions: ping, logout"
+    return f"unknown action {quote(shown)}; known actions: ping, beat, logout"
+
+
+def note_frame(event: dict[str, Any]) -> None:
+    """A frame from the device reached a function: it counts for liveness (API.md section 6)
+    like ping and beat, which API Gateway notes itself (template.yaml, WsSeenIntegration)."""
+    from presence import clock, store  # imported here: see the module's docstring
+
+    context = event.get("requestContext", {})
+    at = context.get("requestTimeEpoch")
+    store.note_seen(connection_id(event), int(at) if isinstance(at, int) else clock.now_ms())

@@ -348,21 +348,29 @@ describe('pushes', () => {
 });
 
 describe('heartbeat', () => {
-  it('sends {"action":"ping"} every 60 s by default', async () => {
-    mock.timers.enable({ apis: ['setInterval'] });
-    try {
-      const { server } = await loggedIn();
-      const pings = () => server.last.sent.filter((t) => JSON.parse(t).action === 'ping').length;
-      mock.timers.tick(59_999);
-      assert.equal(pings(), 0);
-      mock.timers.tick(1);
-      assert.equal(pings(), 1);
-      mock.timers.tick(60_000);
-      assert.equal(pings(), 2);
-      assert.deepEqual(JSON.parse(server.last.sent[0]), { action: 'ping' });
-    } finally {
-      mock.timers.reset();
-    }
+  it('defaults: a heartbeat every 30 s, every 10th a ping', async () => {
+    const tim = TIM.create({ SDKAppID: 1, httpUrl: 'http://h', wsUrl: 'ws://w' });
+    assert.equal(tim._opt.heartbeatInterval, 30);
+    assert.equal(tim._opt.pingEvery, 10);
+  });
+
+  it('pings at once, then beats every interval, every pingEvery-th heartbeat a ping', async () => {
+    const { server } = await loggedIn({ options: { heartbeatInterval: 0.03, pingEvery: 3 } });
+    const actions = () => server.last.sent.map((t) => JSON.parse(t).action);
+    await until(() => actions().length >= 7, 2000, 'seven heartbeats');
+    assert.deepEqual(actions().slice(0, 7), ['ping', 'beat', 'beat', 'ping', 'beat', 'beat', 'ping']);
+  });
+
+  it('adopts the heartbeatSeconds the server announces in pong', async () => {
+    const { server } = await loggedIn({ options: { heartbeatInterval: 0.02, pingEvery: 1000 } });
+    const beats = () => server.last.sent.filter((t) => JSON.parse(t).action === 'beat').length;
+    await until(() => beats() >= 2, 1000, 'beats at the first interval');
+    server.last.push({ event: 'pong', heartbeatSeconds: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const before = beats();
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(beats(), before); // nothing within the announced second
+    await until(() => beats() === before + 1, 1500, 'a beat a second later');
   });
 
   it('a ping with no pong counts as a lost socket: it reconnects', async () => {
@@ -549,7 +557,8 @@ describe('kickedOut and logout', () => {
     const { tim, server, events } = await loggedIn();
     const socket = server.last;
     assert.deepEqual(await tim.logout(), { code: 0, data: {} });
-    assert.deepEqual(socket.sent.map((t) => JSON.parse(t)), [{ action: 'logout' }]);
+    // (the ping at once after connecting learns the heartbeat; then the logout)
+    assert.deepEqual(socket.sent.map((t) => JSON.parse(t)), [{ action: 'ping' }, { action: 'logout' }]);
     await sleep(30);
     assert.equal(server.handshakes.length, 1);
     assert.ok(events.some((e) => e.name === TIM.EVENT.SDK_NOT_READY));

@@ -499,8 +499,14 @@ def watch(
         str, typer.Option("--platform", help=f"Device kind: {', '.join(PLATFORMS)}.")
     ] = "web",
     heartbeat: Annotated[
-        float, typer.Option("--heartbeat", help="Seconds between pings.", min=1, max=540)
-    ] = 60.0,
+        float,
+        typer.Option(
+            "--heartbeat",
+            help="Seconds between heartbeats until the server announces its interval.",
+            min=1,
+            max=540,
+        ),
+    ] = 30.0,
 ) -> None:
     """Live table of users' statuses, updated as pushes arrive; reconnects (with backoff) when
     the connection or the server goes away. Ctrl-C logs out and stops."""

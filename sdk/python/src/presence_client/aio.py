@@ -60,6 +60,7 @@ QUERY_CHUNK = 100  # userIDs per getUserStatus / subscribe call made by the clie
 RESYNC_ATTEMPTS = 5
 _GATED = frozenset({ErrorCode.EDITION_NOT_ULTIMATE, ErrorCode.SWITCH_OFF})
 _PING = '{"action": "ping"}'
+_BEAT = '{"action": "beat"}'  # a heartbeat with no answer: one message instead of two
 _LOGOUT = '{"action": "logout"}'
 
 
@@ -111,7 +112,8 @@ class AsyncPresenceClient:
     ```
 
     The HTTP methods work without `login()`. `login()` opens the WebSocket that receives pushes;
-    the client then pings every `heartbeat_interval` seconds, reconnects when the socket drops
+    the client then heartbeats at the interval the server announces (pong's `heartbeatSeconds`,
+    a third of its liveness timeout), reconnects when the socket drops
     (at once, then with jittered exponential backoff up to `reconnect_max_delay`), and after
     each reconnect re-reads the statuses it watches (its own, its subscriptions', and those of
     anyone it got a push about) and emits those that changed meanwhile. It stops for good, with
@@ -126,7 +128,8 @@ class AsyncPresenceClient:
         http_url: str | None = None,
         ws_url: str | None = None,
         platform: str = "web",
-        heartbeat_interval: float = 60.0,
+        heartbeat_interval: float = 30.0,
+        ping_every: int = 10,
         pong_timeout: float = 10.0,
         first_reconnect_delay: float = 0.0,
         reconnect_base_delay: float = 1.0,
@@ -148,9 +151,14 @@ class AsyncPresenceClient:
             platform: the device kind given at connect (API.md section 6): `web` (default),
                 `miniprogram`, or a native one (`ios`, `android`, ... ), which leaves the user
                 OFFLINE rather than UNLOGINED when the connection drops.
-            heartbeat_interval: seconds between `{"action": "ping"}` frames (at most 540, inside
-                API Gateway's 10-minute idle timeout); a ping without a pong within
-                `pong_timeout` seconds counts as a lost connection.
+            heartbeat_interval: seconds between heartbeats until the server announces its own
+                interval in pong's `heartbeatSeconds` (then that one: a device silent for three
+                of them stops counting); at most 540, inside API Gateway's 10-minute idle
+                timeout.
+            ping_every: every how many heartbeats one is a `{"action": "ping"}` (answered, so
+                it checks the socket: no pong within `pong_timeout` seconds counts as a lost
+                connection); the others are `{"action": "beat"}` (no answer, half the
+                messages). The client also pings once right after connecting.
             first_reconnect_delay: seconds before the first reconnect attempt (default 0: at
                 once, to come back within the server's `reconnectGraceSeconds`).
             reconnect_base_delay / reconnect_max_delay: the backoff of later attempts
@@ -170,6 +178,8 @@ class AsyncPresenceClient:
                 f"heartbeat_interval must be in (0, {MAX_HEARTBEAT_SECONDS:.0f}] seconds:"
                 " API Gateway closes a WebSocket after 10 idle minutes"
             )
+        if ping_every < 1:
+            raise ValueError("ping_every must be at least 1")
         if platform not in PLATFORMS:
             raise ValueError(f"unknown platform {platform!r}; one of {', '.join(PLATFORMS)}")
         for name, url, schemes in (
@@ -191,6 +201,8 @@ class AsyncPresenceClient:
         self._ws_url = ws_url
         self._platform = platform
         self._heartbeat_interval = float(heartbeat_interval)
+        self._announced_heartbeat: float | None = None  # pong's heartbeatSeconds
+        self._ping_every = int(ping_every)
         self._pong_timeout = float(pong_timeout)
         self._first_reconnect_delay = float(first_reconnect_delay)
         self._reconnect_base_delay = float(reconnect_base_delay)
@@ -561,20 +573,31 @@ class AsyncPresenceClient:
             logger.info("WebSocket closed (%s %s)", ws.close_code, ws.close_reason)
         return self._kicked
 
+    @property
+    def heartbeat_seconds(self) -> float:
+        """The heartbeat interval in force: the server's announced one, once it is known."""
+        return self._announced_heartbeat or self._heartbeat_interval
+
     async def _heartbeat(self, ws: ClientConnection) -> None:
+        """A ping at once (its pong announces the interval), then a beat every interval and
+        a ping every `ping_every`th one. The server's liveness timeout counts the frames."""
+        count = 0
         while True:
-            await asyncio.sleep(self._heartbeat_interval)
+            frame = _PING if count % self._ping_every == 0 else _BEAT
             self._pong.clear()
             try:
-                await ws.send(_PING)
+                await ws.send(frame)
             except ConnectionClosed:
                 return
-            try:
-                await asyncio.wait_for(self._pong.wait(), self._pong_timeout)
-            except TimeoutError:
-                logger.warning("no pong within %g s: reconnecting", self._pong_timeout)
-                await ws.close(code=4000, reason="heartbeat timeout")
-                return
+            if frame == _PING:
+                try:
+                    await asyncio.wait_for(self._pong.wait(), self._pong_timeout)
+                except TimeoutError:
+                    logger.warning("no pong within %g s: reconnecting", self._pong_timeout)
+                    await ws.close(code=4000, reason="heartbeat timeout")
+                    return
+            count += 1
+            await asyncio.sleep(self.heartbeat_seconds)
 
     def _backoff(self, failures: int) -> float:
         """Delay after `failures` failed attempts: base * 2**(failures-1), capped, jittered."""
@@ -689,6 +712,9 @@ class AsyncPresenceClient:
                 self._deliver(news)
         elif event == "pong":
             logger.debug("pong")
+            announced = frame.get("heartbeatSeconds")
+            if isinstance(announced, int) and not isinstance(announced, bool) and announced > 0:
+                self._announced_heartbeat = float(min(announced, MAX_HEARTBEAT_SECONDS))
             self._pong.set()
         elif event == "loggedOut":
             if self._logout_waiter is not None and not self._logout_waiter.done():

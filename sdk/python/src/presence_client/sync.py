@@ -58,7 +58,8 @@ class PresenceClient:
         http_url: str | None = None,
         ws_url: str | None = None,
         platform: str = "web",
-        heartbeat_interval: float = 60.0,
+        heartbeat_interval: float = 30.0,
+        ping_every: int = 10,
         pong_timeout: float = 10.0,
         first_reconnect_delay: float = 0.0,
         reconnect_base_delay: float = 1.0,
@@ -87,6 +88,7 @@ class PresenceClient:
                 ws_url=ws_url,
                 platform=platform,
                 heartbeat_interval=heartbeat_interval,
+                ping_every=ping_every,
                 pong_timeout=pong_timeout,
                 first_reconnect_delay=first_reconnect_delay,
                 reconnect_base_delay=reconnect_base_delay,
@@ -176,6 +178,11 @@ class PresenceClient:
     @property
     def logged_in(self) -> bool:
         return self._client.logged_in
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """The heartbeat interval in force: the one the server announced, once known."""
+        return self._client.heartbeat_seconds
 
     @property
     def kicked_out(self) -> KickedOut | None:
