@@ -121,6 +121,49 @@ def test_a_user_changing_faster_than_the_fan_out_hears_each_value_once(
     assert_latest_value_once(world, watched, "alice", "v2-next", earlier=tuple(values))
 
 
+def timers_failing_once_for(world: World, monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """The timers queue fails once for a batch holding `user`'s record: Lambda retries the
+    batch from that record."""
+    send_timers = store.send_timers  # (the World's capture)
+    failing = [True]
+
+    def flaky(timers: Any, now_ms: int) -> None:
+        if failing[0] and any(t.user_id == user for t in timers):
+            failing[0] = False
+            raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessageBatch")
+        send_timers(timers, now_ms)
+
+    monkeypatch.setattr(store, "send_timers", flaky)
+
+
+@pytest.mark.parametrize("fault_first", [True, False])
+def test_a_retried_batch_with_an_overtaken_record_pushes_the_newest_value_once(
+    api: Api,
+    world: World,
+    watched: list[str],
+    path: str,
+    fault_first: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """erin's record fails (its timers could not be queued) before or after alice's overtaken
+    one: the retry runs from erin's record (with or without alice's), then every follow-up."""
+    dave = world.online("dave")
+    api.subscribe(["erin"], user="dave")
+    world.pump()
+    world.frames.clear()
+    # erin sets a status while not ONLINE: its record needs a timer (the custom status clear)
+    writes = [("erin", "E"), ("alice", "A")]
+    for user, value in writes if fault_first else writes[::-1]:
+        api.set_self_status(value, user=user)
+    batch = world.stream.take()
+    api.set_self_status("B", user="alice")
+    timers_failing_once_for(world, monkeypatch, "erin")
+    assert consume(world, batch, retries=1) == 1
+    follow_up(world)
+    assert_latest_value_once(world, watched, "alice", "B", earlier=("A",))
+    assert [s["customStatus"] for s in pushes_of(world, dave, "erin")] == ["E"]
+
+
 def test_a_batch_delivered_again_whole_pushes_nothing_twice(
     api: Api, world: World, watched: list[str]
 ) -> None:

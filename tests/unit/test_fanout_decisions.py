@@ -1,10 +1,11 @@
-"""What the stream consumer pushes for a user's net change in a batch (presence.fanout.to_push):
-a pure decision, no AWS. The integration tests (tests/integration/test_no_duplicates.py) check
-what connections receive."""
+"""What the stream consumer pushes for a user's net change in a batch (presence.fanout.to_push)
+and which changes it leaves to a batch Lambda retries (presence.fanout._before): pure
+decisions, no AWS. The integration tests (tests/integration/test_no_duplicates.py) check what
+connections receive."""
 
 from __future__ import annotations
 
-from presence.fanout import to_push
+from presence.fanout import _before, _NetChange, to_push
 from presence.lifecycle import Connection, PresenceState, Timing, connect, kick, logout, tick
 from presence.models import StatusType
 
@@ -69,3 +70,16 @@ def test_the_marker_is_no_change_of_status() -> None:
         assert not transition.changed
     after = connect(stored, "c2", "web", 10, timing).state
     assert after.pushed_version == 7  # carried along, never reset by a transition
+
+
+def net(user: str, *records: str) -> _NetChange:
+    return _NetChange(user, PresenceState(user), PresenceState(user), list(records))
+
+
+def test_changes_from_the_first_retried_record_on_are_left_to_the_retry() -> None:
+    pushes = {"a": net("a", "100"), "b": net("b", "200", "900"), "c": net("c", "300")}
+    users = ["a", "b", "c"]
+    assert _before(users, pushes, set()) == users
+    assert _before(users, pushes, {"300"}) == ["a"]  # b has a record after 300
+    assert _before(users, pushes, {"1000"}) == users  # numeric order, not text order
+    assert _before(users, pushes, {"150", "300"}) == ["a"]

@@ -23,8 +23,9 @@ source of pushes and of timers. A batch is handled in three phases:
 
 A post that fails is retried for that connection alone, then given up; it never makes Lambda
 retry the batch (which would post again to everyone else). Only a failure to read the audience,
-to queue the timers or the jobs does, and then nothing is posted for the records from the first
-failed one on: the retry posts them once.
+to queue the timers or the jobs does, and then nothing is posted or queued for the records from
+the first failed one on: the retry delivers them once (jobs are not left to SQS's 5-minute
+deduplication, which a slow retry outlives).
 
 Overtaken records: a batch whose change for user U was overtaken by a newer write pushes the
 newest value S (skipping it would starve a user who changes faster than the fan-out runs). S's
@@ -169,6 +170,8 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
             return {seq for net in nets.values() for seq in net.records}
         plan = {u: delivery.recipients([u, *sorted(watchers.get(u, ()))], states) for u in pushes}
         inline, queued = _split(pushes, plan, more)
+        # posting or queueing what Lambda will retry anyway would deliver it twice
+        inline, queued = _before(inline, pushes, retry), _before(queued, pushes, retry)
         jobs: list[store.DeliveryJob] = []
         for user_id in queued:
             state = pushes[user_id].new
@@ -181,17 +184,7 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
         except Exception:
             logger.exception("could not queue the delivery jobs of a status change batch")
             failed = {seq for user_id in queued for seq in pushes[user_id].records}
-        if failed | retry:
-            # posting what Lambda will retry anyway would post it twice
-            first = min(failed | retry, key=events.sequence_order)
-            inline = [
-                u
-                for u in inline
-                if all(
-                    events.sequence_order(seq) < events.sequence_order(first)
-                    for seq in pushes[u].records
-                )
-            ]
+        inline = _before(inline, pushes, failed)
         outcomes = _push({u: pushes[u] for u in inline}, plan)
         # pushed ahead of their own records (posted, or their jobs queued): mark them
         done = inline if failed else [*inline, *queued]
@@ -327,6 +320,15 @@ def _split(
         else:
             queued.append(user_id)
     return inline, queued
+
+
+def _before(users: list[str], pushes: dict[str, _NetChange], retried: set[str]) -> list[str]:
+    """The users whose records all precede the first of `retried` (Lambda retries the batch
+    from there, so the changes of the others are delivered by the retry)."""
+    if not retried:
+        return users
+    first = events.sequence_order(min(retried, key=events.sequence_order))
+    return [u for u in users if all(events.sequence_order(s) < first for s in pushes[u].records)]
 
 
 def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> list[Outcome]:
