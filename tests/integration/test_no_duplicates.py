@@ -304,6 +304,40 @@ def test_thirty_concurrent_changes_fanned_out_while_they_are_written_arrive_once
     assert_latest_value_once(world, crowd, "alice", final, earlier=tuple(values))
 
 
+# --- delivery jobs --------------------------------------------------------------------------------
+
+
+def test_a_page_job_overtaken_while_it_runs_leaves_the_newest_value_to_its_own_jobs(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The star changes again while a page job of the previous change is reading its page of
+    subscribers: the job posts neither value (the newer one has its own jobs), so each fan gets
+    the newest value once."""
+    monkeypatch.setattr("presence.fanout.FIRST_PAGE", 4)  # the rest through page jobs
+    monkeypatch.setattr("presence.delivery.PAGE_SIZE", 4)
+    fans = [f"fan{i:02d}" for i in range(12)]
+    connections = [world.online(fan) for fan in fans]
+    for fan in fans:
+        api.subscribe(["star"], user=fan)
+    world.pump()
+    world.frames.clear()
+    watchers_page = store.watchers_page
+    overtaken = [False]
+
+    def page_then_a_new_status(user_id: str, source: str, cursor: Any, limit: int) -> Any:
+        found = watchers_page(user_id, source, cursor, limit)
+        if cursor is not None and not overtaken[0]:  # a page job of "one"
+            overtaken[0] = True
+            api.set_self_status("two", user="star")
+        return found
+
+    monkeypatch.setattr(store, "watchers_page", page_then_a_new_status)
+    api.set_self_status("one", user="star")
+    follow_up(world)
+    assert overtaken[0]
+    assert_latest_value_once(world, connections, "star", "two", earlier=("one",))
+
+
 def test_the_marker_only_grows_and_is_no_status_change(api: Api, world: World) -> None:
     world.online("alice")
     api.set_self_status("A", user="alice")
