@@ -16,11 +16,14 @@ DeliveryQueue, an SQS FIFO queue that the delivery function consumes, scaled out
 
 Nothing an invocation does grows with the audience beyond a page. Every job carries the
 status's version: a job whose user has meanwhile changed again is skipped (the newer change has
-jobs of its own), so a connection gets the newest value once. Each job's deduplication id is a
-function of (user, version, partition, page, chunk): a stream batch that Lambda retries queues
-the same ids again, and SQS drops them (its 5-minute deduplication window). A post that fails
-is retried right here (a few times, with backoff) for that connection alone: no retry re-posts
-what was delivered; a connection that still fails is given up and counted (PushFailures).
+jobs of its own), and so is a page job that finds the change when it reads the user's state to
+post (it never posts a newer value than its own), so a connection gets the newest value once.
+Each job's deduplication id is a function of (user, version, partition, page, chunk): a stream
+batch that Lambda delivers again whole queues the same ids again, and SQS drops them (its
+5-minute deduplication window; the records of a partial failure queue nothing before their
+retry, presence.fanout). A post that fails is retried right here (a few times, with backoff)
+for that connection alone: no retry re-posts what was delivered; a connection that still fails
+is given up and counted (PushFailures).
 """
 
 from __future__ import annotations
@@ -314,6 +317,11 @@ def _run_page(job: dict[str, Any]) -> None:
     user_id, source, page = str(job["userID"]), str(job["source"]), int(job["page"])
     watchers, cursor = store.watchers_page(user_id, source, job["cursor"], PAGE_SIZE)
     state = store.get_presence(user_id)
+    if state.version > int(job["version"]):
+        # changed again since the job's own check: posting the newer value here would post it
+        # twice (its own stream record fans it out to every page), so this chain stops here
+        logger.info("superseded; the newer change delivers", extra={"userID": user_id})
+        return
     jobs = []
     if cursor is not None:
         jobs.append(page_job(user_id, state.version, source, cursor, page + 1))

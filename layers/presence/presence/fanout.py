@@ -11,23 +11,36 @@ source of pushes and of timers. A batch is handled in three phases:
    statusChangeEvents is on, `events.publish` puts each change on the EventBridge bus.
 3. `deliver` works out the pushes: only real changes (statusType or customStatus differ),
    coalesced per user (first old vs last new), and never a stale value: if the user's current
-   item already holds something newer, that newest value is pushed instead. It reads the first
-   FIRST_PAGE subscribers (and friends) of each changed user and their connections; the
-   batch's small audiences, up to INLINE_BUDGET connections in all, it posts itself (each
-   recipient connection gets all the batch's changes it qualifies for once, in as few frames of
-   at most 32 KiB as fit); everything larger becomes delivery jobs (presence.delivery) that the
-   delivery function posts, scaled out by Lambda, and page jobs for the rest of a long list of
-   watchers. So no invocation's work grows with an audience: a change to 100,000 subscribers
-   costs this function what a change to FIRST_PAGE of them costs.
+   item already holds something newer, that newest value is pushed instead ("Overtaken
+   records" below). It reads the first FIRST_PAGE subscribers (and friends) of each changed
+   user and their connections; the batch's small audiences, up to INLINE_BUDGET connections in
+   all, it posts itself (each recipient connection gets all the batch's changes it qualifies
+   for once, in as few frames of at most 32 KiB as fit); everything larger becomes delivery
+   jobs (presence.delivery) that the delivery function posts, scaled out by Lambda, and page
+   jobs for the rest of a long list of watchers. So no invocation's work grows with an
+   audience: a change to 100,000 subscribers costs this function what a change to FIRST_PAGE
+   of them costs.
 
 A post that fails is retried for that connection alone, then given up; it never makes Lambda
 retry the batch (which would post again to everyone else). Only a failure to read the audience,
-to queue the timers or the jobs does, and then nothing is posted for the records from the first
-failed one on: the retry posts them once.
+to queue the timers or the jobs does, and then nothing is posted or queued for the records from
+the first failed one on: the retry delivers them once (jobs are not left to SQS's 5-minute
+deduplication, which a slow retry outlives).
+
+Overtaken records: a batch whose change for user U was overtaken by a newer write pushes the
+newest value S (skipping it would starve a user who changes faster than the fan-out runs). S's
+own record comes in a later batch (Lambda runs one user's batches in order) and would push S a
+second time. So once S is posted (or its jobs queued), `store.mark_pushed` sets `pushedVersion`
+= S.version on U's item, without bumping `version` (not a status change: no writer's condition
+and no queued job notices it); a later net change whose new version is at most that is pushed
+no more (`to_push`). The marker write's own stream record changes nothing shown: it pushes
+nothing, publishes no event, derives no timer and costs no read. A marker write that fails is
+logged, not retried: at worst S arrives twice.
 
 Reads grow with the recipients only: one strongly consistent BatchGetItem per 100 changed users,
 one byTarget Query page per changed user (plus one Friends Query page each when
-friendStatusNotify is on), one BatchGetItem per 100 watchers. No Scan.
+friendStatusNotify is on), one BatchGetItem per 100 watchers. No Scan. Writes: one conditional
+UpdateItem (the marker) per user whose change was overtaken.
 """
 
 from __future__ import annotations
@@ -157,6 +170,8 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
             return {seq for net in nets.values() for seq in net.records}
         plan = {u: delivery.recipients([u, *sorted(watchers.get(u, ()))], states) for u in pushes}
         inline, queued = _split(pushes, plan, more)
+        # posting or queueing what Lambda will retry anyway would deliver it twice
+        inline, queued = _before(inline, pushes, retry), _before(queued, pushes, retry)
         jobs: list[store.DeliveryJob] = []
         for user_id in queued:
             state = pushes[user_id].new
@@ -169,18 +184,13 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
         except Exception:
             logger.exception("could not queue the delivery jobs of a status change batch")
             failed = {seq for user_id in queued for seq in pushes[user_id].records}
-        if failed | retry:
-            # posting what Lambda will retry anyway would post it twice
-            first = min(failed | retry, key=events.sequence_order)
-            inline = [
-                u
-                for u in inline
-                if all(
-                    events.sequence_order(seq) < events.sequence_order(first)
-                    for seq in pushes[u].records
-                )
-            ]
+        inline = _before(inline, pushes, failed)
         outcomes = _push({u: pushes[u] for u in inline}, plan)
+        # pushed ahead of their own records (posted, or their jobs queued): mark them
+        done = inline if failed else [*inline, *queued]
+        _mark_pushed(
+            {u: pushes[u].new.version for u in done if pushes[u].new.version > nets[u].new.version}
+        )
     for name, value in (
         ("PushesSent", sum(o.sent for o in outcomes)),
         ("PushesGone", sum(o.gone for o in outcomes)),
@@ -217,15 +227,9 @@ def _resolve(
     states = store.get_presences(list(nets), consistent=True)
     pushes: dict[str, _NetChange] = {}
     for user_id, net in nets.items():
-        stored = _shown(states[user_id])
-        if stored == _shown(net.new):
-            pushes[user_id] = net
-        elif stored != _shown(net.old):
-            # A newer write superseded this record: push the newest value instead. Skipping
-            # would starve a user who changes faster than the fan-out runs (each batch would
-            # be superseded again); pushing the record's value could tell something stale.
-            pushes[user_id] = replace(net, new=states[user_id])
-        # else: the change was undone meanwhile; the undoing record carries it
+        push = to_push(net.old, net.new, states[user_id])
+        if push is not None:
+            pushes[user_id] = net if push is net.new else replace(net, new=push)
     current = settings.current()
     watchers: dict[str, set[str]] = {}
     more: Cursors = {}
@@ -245,6 +249,35 @@ def _resolve(
     others = sorted({w for watching in watchers.values() for w in watching} - states.keys())
     states.update(store.get_presences(others))
     return pushes, states, watchers, more
+
+
+def to_push(old: PresenceState, new: PresenceState, stored: PresenceState) -> PresenceState | None:
+    """What a user's net change in a batch (`old` -> `new`) pushes, given the user's item now
+    (`stored`, read strongly consistently): `new`, the newer `stored`, or nothing."""
+    if new.version <= stored.pushed_version:
+        # an overtaken record's batch pushed this value (or a newer one) already
+        return None
+    if _shown(stored) == _shown(new):
+        return new
+    if _shown(stored) != _shown(old):
+        # A newer write superseded this record: push the newest value instead. Skipping
+        # would starve a user who changes faster than the fan-out runs (each batch would
+        # be superseded again); pushing the record's value could tell something stale.
+        return stored
+    return None  # the change was undone meanwhile; the undoing record carries it
+
+
+def _mark_pushed(pushed: dict[str, int]) -> None:
+    """Note on each user's item the version pushed ahead of its own record (store.mark_pushed),
+    so that record's batch pushes nothing. A failure costs one duplicate push, not a retry."""
+    for user_id, version in pushed.items():
+        try:
+            store.mark_pushed(user_id, version)
+        except Exception:
+            logger.exception(
+                "could not mark an overtaken push; its record will push it again",
+                extra={"userID": user_id, "version": version},
+            )
 
 
 def _notifies_others(current: Settings) -> bool:
@@ -287,6 +320,15 @@ def _split(
         else:
             queued.append(user_id)
     return inline, queued
+
+
+def _before(users: list[str], pushes: dict[str, _NetChange], retried: set[str]) -> list[str]:
+    """The users whose records all precede the first of `retried` (Lambda retries the batch
+    from there, so the changes of the others are delivered by the retry)."""
+    if not retried:
+        return users
+    first = events.sequence_order(min(retried, key=events.sequence_order))
+    return [u for u in users if all(events.sequence_order(s) < first for s in pushes[u].records)]
 
 
 def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> list[Outcome]:

@@ -74,6 +74,11 @@ class PresenceState:
     version: int = 0
     # connections a kick took away that may still be open (closed, then removed from here)
     closing: frozenset[str] = frozenset()
+    # the newest version the fan-out has pushed ahead of its own stream record (it found that
+    # record's change already stored when an older record overtaken by it was handled): the
+    # fan-out's bookkeeping, not part of the status. Left out of equality, so no transition
+    # counts it as a change; no transition writes it (store.save_presence names what it sets).
+    pushed_version: int = field(default=0, compare=False)
 
     @property
     def last_active_time(self) -> int:

@@ -250,6 +250,7 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
 #   background  {platform: until}          native apps logged in but not connected (OFFLINE)
 #   notOnlineSince, version                last time the user stopped being ONLINE; write counter
 #   closing     {connectionId}             connections a kick is still closing (string set)
+#   pushedVersion                          the fan-out's marker (mark_pushed): not a change
 # A connect and a drop write only their connection's entry (and bump `version`), so a user's
 # devices never contend; logout, kick and timers write the whole lifecycle, conditioned on
 # `version`, and retry when a device wrote in between.
@@ -265,7 +266,7 @@ def first_version(now_ms: int) -> int:
 
 _PRESENCE_ATTRIBUTES = (
     "userID, statusType, customStatus, customStatusSetAt, conns, background, notOnlineSince,"
-    " version, closing"
+    " version, closing, pushedVersion"
 )
 
 
@@ -302,6 +303,7 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
         not_online_since=_number(item, "notOnlineSince"),
         version=_number(item, "version") or 0,
         closing=frozenset(item.get("closing", {}).get("SS", [])),
+        pushed_version=_number(item, "pushedVersion") or 0,
     )
 
 
@@ -488,6 +490,25 @@ def finish_closing(user_id: str, connection_ids: Iterable[str]) -> None:
         Key={"userID": {"S": user_id}},
         UpdateExpression="DELETE closing :closed",
         ExpressionAttributeValues={":closed": {"SS": closed}},
+    )
+
+
+def mark_pushed(user_id: str, version: int) -> bool:
+    """Note that the user's status at `version` has been pushed (posted, or its delivery jobs
+    queued) before its own stream record reached the fan-out, which then pushes nothing.
+
+    Not a status change: `version` is not bumped, so no conditional writer is disturbed and no
+    queued delivery job counts as superseded; the stream record this write makes shows no
+    change. Only ever raises the marker, only on an item that exists; False if it was as high.
+    """
+    return _conditional_update(
+        Key={"userID": {"S": user_id}},
+        UpdateExpression="SET pushedVersion = :v",
+        ConditionExpression=(
+            "attribute_exists(version) AND"
+            " (attribute_not_exists(pushedVersion) OR pushedVersion < :v)"
+        ),
+        ExpressionAttributeValues={":v": {"N": str(version)}},
     )
 
 
