@@ -104,10 +104,17 @@ def seed_subscriptions(runtime: Runtime, pairs: Sequence[tuple[str, str]]) -> No
 
 
 def start_runtime(
-    log_path: Path, *, secret_key: str, sdkappid: int = DEFAULT_SDKAPPID, **extra_env: str
+    log_path: Path,
+    *,
+    secret_key: str,
+    sdkappid: int = DEFAULT_SDKAPPID,
+    own_process_group: bool = False,
+    **extra_env: str,
 ) -> Runtime:
     """`python -m local.runtime` on free ports (or those `extra_env` names), its output in
-    `log_path`; returns once it printed its `[local] ready` line."""
+    `log_path`; returns once it printed its `[local] ready` line. `own_process_group`: the
+    runtime leads a process group of its own (with its moto server and workers), as `make run`
+    in a terminal's foreground, so `os.killpg(runtime.pid, SIGINT)` is the terminal's Ctrl-C."""
     http_port = int(extra_env.get("PRESENCE_HTTP_PORT") or free_port())
     ws_port = int(extra_env.get("PRESENCE_WS_PORT") or free_port())
     demo_port = int(extra_env.get("PRESENCE_DEMO_PORT") or free_port())  # never the default 3002
@@ -131,6 +138,7 @@ def start_runtime(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_process_group else None,
         )
     runtime = Runtime(
         process, log_path, f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}"
