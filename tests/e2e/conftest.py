@@ -44,16 +44,10 @@ _runtime_log: Path | None = None
 # --------------------------------------------------------------------------------- the runtime
 
 
-def start_runtime(log_path: Path, *, own_process_group: bool = False, **extra_env: str) -> Runtime:
+def start_runtime(log_path: Path, **extra_env: str) -> Runtime:
     """The runtime with this session's key and settings cache age (local.runner)."""
     extra_env.setdefault("SETTINGS_MAX_AGE_SECONDS", str(SETTINGS_MAX_AGE_SECONDS))
-    return runner.start_runtime(
-        log_path,
-        secret_key=SECRET_KEY,
-        sdkappid=SDKAPPID,
-        own_process_group=own_process_group,
-        **extra_env,
-    )
+    return runner.start_runtime(log_path, secret_key=SECRET_KEY, sdkappid=SDKAPPID, **extra_env)
 
 
 @pytest.fixture(scope="session")

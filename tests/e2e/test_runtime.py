@@ -17,6 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from local import runner
 from tests.e2e.conftest import (
     ROOT,
     SECRET_KEY,
@@ -92,7 +93,7 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     (the runtime, its moto server and its workers) stops it with one line, no traceback, and
     leaves no process behind."""
     with sigint_as_in_a_terminal():
-        runtime = start_runtime(tmp_path / "runtime.log", own_process_group=True)
+        runtime = runner.start_runtime_as_make_run(tmp_path / "runtime.log", secret_key=SECRET_KEY)
     try:
         ws = connect(f"{runtime.ws_url}/?userSig={user_sig('dave')}", open_timeout=10)
     except BaseException:
