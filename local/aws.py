@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 
 from local import template as cfn
-from local.lambdas import ACCOUNT_ID, REGION
+from local.lambdas import ACCOUNT_ID, REGION, sigint_ignored_by_children
 
 NAME_PREFIX = "presence"
 SECRET_NAME = "presence-usersig-key"
@@ -99,7 +99,8 @@ class MotoServer:
 
     Its own process: moto is CPU-bound Python, and sharing one interpreter (one GIL) with the
     WebSocket gateway made every @connections post wait for moto and every moto request wait
-    for the gateway. `python -m local.aws <port>` is the server; it exits with its parent.
+    for the gateway. `python -m local.aws <port> <parent pid>` is the server; it exits with its
+    parent (the runtime), even when the runtime is killed or ends before the server is up.
     """
 
     def __init__(self) -> None:
@@ -110,17 +111,29 @@ class MotoServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = int(probe.getsockname()[1])
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "local.aws", str(port)], stdin=subprocess.DEVNULL
-        )
+        # SIGINT ignored: a Ctrl-C in the terminal leaves it to the runtime, which stops it
+        # (SIGTERM) after the last invocation that may call it.
+        with sigint_ignored_by_children():
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "local.aws", str(port), str(os.getpid())],
+                stdin=subprocess.DEVNULL,
+            )
         self.endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise SystemExit(f"moto's server exited with {self._process.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                return self.endpoint
-            time.sleep(0.05)
+        try:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise SystemExit(f"moto's server exited with {self._process.returncode}")
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", port), 1),
+                ):
+                    return self.endpoint
+                time.sleep(0.05)
+        except BaseException:  # (a Ctrl-C while it starts)
+            self.stop()
+            raise
+        self.stop()
         raise SystemExit("moto's server did not start in 60 s")
 
     def stop(self) -> None:
@@ -262,27 +275,30 @@ def speed_up_moto() -> None:
     Item.project = project  # type: ignore[method-assign,assignment]
 
 
-def _serve(port: int) -> None:
+def _serve(port: int, parent: int) -> None:
     """The server process: one request at a time (DynamoDB applies each request atomically;
     moto's conditional writes are not atomic under threads. Invocations still run
-    concurrently; only their AWS calls queue here, as they would at the item on AWS)."""
+    concurrently; only their AWS calls queue here, as they would at the item on AWS).
+    SIGTERM stops it; so does the end of `parent`, the runtime."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from moto.server import ThreadedMotoServer
 
     speed_up_moto()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    parent = os.getppid()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     wsgi = server._server
     assert wsgi is not None
     wsgi.app = _one_at_a_time(wsgi.app)
-    with contextlib.suppress(KeyboardInterrupt):
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
         while os.getppid() == parent:  # the runtime is gone (even killed): so is this
             time.sleep(1)
             with contextlib.suppress(Exception):  # moto internals changed: only memory
                 _prune_shard_iterators()
-    server.stop()
+    except KeyboardInterrupt:  # (run by hand in a terminal)
+        pass
+    finally:
+        server.stop()
 
 
 @dataclass(frozen=True)
@@ -396,4 +412,4 @@ def deliver_events_to_a_queue(bus_name: str) -> str:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid())

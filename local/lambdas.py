@@ -10,7 +10,9 @@ DynamoDB call atomic, as DynamoDB's own are.
 
 Workers are spawned (not forked) after the runtime has set the functions' environment, which
 they inherit; an invocation's event and result cross the process boundary as pickles (plain
-JSON-like values).
+JSON-like values). They ignore SIGINT: a terminal's Ctrl-C reaches every process of the
+foreground group, and the runtime alone decides how to stop (letting an invocation in flight
+finish, then shutting the pool down), so a worker never dies of it with a traceback.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import contextlib
 import importlib.util
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -117,6 +120,23 @@ def specs(template: cfn.Template, logical_ids: Iterable[str]) -> dict[str, Funct
     return found
 
 
+@contextlib.contextmanager
+def sigint_ignored_by_children() -> Iterator[None]:
+    """Processes started inside this block ignore SIGINT for life (an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler), so a
+    terminal's Ctrl-C, sent to the whole foreground process group, leaves them to the runtime's
+    orderly stop. Only the main thread can change a signal's handler: elsewhere this does
+    nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def load_module(code_dir: Path, module_name: str) -> ModuleType:
     path = cfn.ROOT / code_dir / f"{module_name}.py"
     spec = importlib.util.spec_from_file_location(f"functions_{code_dir.name}_{module_name}", path)
@@ -136,6 +156,7 @@ _load_errors: dict[str, str] = {}
 
 def _worker_init(function_specs: dict[str, FunctionSpec]) -> None:
     """Import every handler once (the cold start), as a deployed function would at init."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (already, when spawned by `start`)
     threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
     _specs.update(function_specs)
     for logical_id, spec in function_specs.items():
@@ -207,7 +228,9 @@ class Functions:
 
     def start(self) -> None:
         """Start every worker and wait until each has imported the handlers."""
-        futures = [self._pool.submit(_worker_ready, 0.5) for _ in range(self.workers)]
+        # Each submit to a busy pool spawns the next worker, in this thread: all of them here.
+        with sigint_ignored_by_children():
+            futures = [self._pool.submit(_worker_ready, 0.5) for _ in range(self.workers)]
         for future in futures:
             self.load_errors.update(future.result())
 

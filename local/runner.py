@@ -108,6 +108,24 @@ def start_runtime(
 ) -> Runtime:
     """`python -m local.runtime` on free ports (or those `extra_env` names), its output in
     `log_path`; returns once it printed its `[local] ready` line."""
+    return _start(log_path, secret_key, sdkappid, extra_env, own_process_group=False)
+
+
+def start_runtime_as_make_run(log_path: Path, *, secret_key: str, **extra_env: str) -> Runtime:
+    """`start_runtime`, the runtime leading a process group of its own (with its moto server
+    and its workers) as `make run` does in a terminal's foreground: `os.killpg(runtime.pid,
+    signal.SIGINT)` is the terminal's Ctrl-C."""
+    return _start(log_path, secret_key, DEFAULT_SDKAPPID, extra_env, own_process_group=True)
+
+
+def _start(
+    log_path: Path,
+    secret_key: str,
+    sdkappid: int,
+    extra_env: dict[str, str],
+    *,
+    own_process_group: bool,
+) -> Runtime:
     http_port = int(extra_env.get("PRESENCE_HTTP_PORT") or free_port())
     ws_port = int(extra_env.get("PRESENCE_WS_PORT") or free_port())
     demo_port = int(extra_env.get("PRESENCE_DEMO_PORT") or free_port())  # never the default 3002
@@ -131,6 +149,7 @@ def start_runtime(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_process_group else None,
         )
     runtime = Runtime(
         process, log_path, f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}"

@@ -12,7 +12,10 @@ const config = await (await fetch('/config.json')).json();
 
 let tim = null;
 let me = null;
-const contacts = new Map(); // userID -> {status, following}
+// userID -> {status, following, asOf}: asOf is when `status` was last known to be current (a
+// read, a push, or the moment we stopped following); a contact we do not follow gets no pushes,
+// so its status is a snapshot of that moment, and the page says so.
+const contacts = new Map();
 
 // --- small helpers --------------------------------------------------------------------------
 
@@ -37,6 +40,11 @@ function colorOf(userID) {
 function avatar(userID, large = false) {
   return el('div', { class: `avatar${large ? ' avatar-lg' : ''}`, style: `background:${colorOf(userID)}` },
     userID.slice(0, 1), el('span', { class: 'presence' }));
+}
+
+/** "14:02:31": a wall-clock time, 24-hour. */
+function clock(epochMs) {
+  return new Date(epochMs).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
 function ago(epochMs) {
@@ -89,8 +97,7 @@ function toast(text) {
 
 function activity(...parts) {
   const list = $('activity');
-  const time = new Date().toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  list.prepend(el('li', {}, el('time', {}, time), el('span', {}, ...parts)));
+  list.prepend(el('li', {}, el('time', {}, clock(Date.now())), el('span', {}, ...parts)));
   while (list.children.length > 30) list.lastChild.remove();
 }
 
@@ -110,17 +117,28 @@ function renderContact(userID) {
   const contact = contacts.get(userID);
   const list = $('contact-list');
   const old = list.querySelector(`[data-user="${CSS.escape(userID)}"]`);
-  const { status, following } = contact;
+  const { status, following, asOf } = contact;
+  // Not followed: no pushes arrive, so what we show is what a read said at `asOf`.
+  const snapshot = !following && asOf
+    ? el('span', { class: 'as-of', title: `Read at ${new Date(asOf).toLocaleString()}: not followed, so changes do not arrive; ↻ reads it again` }, ` · as of ${clock(asOf)}`)
+    : null;
+  const badge = following
+    ? el('span', { class: 'badge badge-live', title: 'Followed: changes arrive live' }, 'Live')
+    : el('span', { class: 'badge badge-snapshot', title: 'Not followed: a snapshot, changes do not arrive; follow to see them live' }, 'Snapshot');
   const row = el('li', {
     class: 'contact',
     dataset: { user: userID, statusType: status ? status.statusType : 0, following: following ? 'yes' : 'no' },
   },
     avatar(userID),
     el('div', { class: 'contact-main' },
-      el('div', { class: 'contact-name' }, userID, following ? el('span', { class: 'badge', title: 'Changes arrive live' }, 'Live') : null),
+      el('div', { class: 'contact-name' }, userID, badge),
       el('div', { class: 'contact-custom' }, status?.customStatus || ''),
-      el('div', { class: 'contact-seen' }, describe(status))),
+      el('div', { class: 'contact-seen' }, describe(status), snapshot)),
     el('div', { class: 'contact-actions' },
+      following ? null : el('button', {
+        class: 'btn btn-ghost btn-small refresh', title: `Read ${userID}'s status now`, 'aria-label': `Refresh ${userID}`,
+        onclick: () => refreshContact(userID),
+      }, '↻'),
       el('button', {
         class: 'btn btn-small follow', 'aria-pressed': String(Boolean(following)),
         title: following ? 'Stop receiving live changes' : 'Receive live changes',
@@ -157,6 +175,7 @@ function onStatusUpdated(event) {
     if (!contact) continue;
     const before = contact.status;
     contact.status = status;
+    contact.asOf = Date.now();
     flash(renderContact(status.userID));
     if (!before || before.statusType !== status.statusType) {
       activity(el('b', {}, status.userID), ` is ${describe(status).split(' · ')[0].toLowerCase()}`);
@@ -189,10 +208,13 @@ async function refresh(userIDs) {
   const ids = userIDs.filter((id) => id !== me);
   if (!ids.length) return;
   const { data } = await tim.getUserStatus({ userIDList: ids });
+  const now = Date.now();
   for (const status of data.successUserList) {
     const contact = contacts.get(status.userID);
+    if (!contact) continue;
     // a push may have brought a newer status while this read was on its way
-    if (contact && (status.version ?? 0) >= (contact.status?.version ?? 0)) contact.status = status;
+    if ((status.version ?? 0) >= (contact.status?.version ?? 0)) contact.status = status;
+    contact.asOf = now;
   }
   for (const failed of data.failureUserList) showError('contacts-error', { message: `${failed.userID}: ${failed.message}`, code: failed.code });
 }
@@ -205,7 +227,12 @@ async function setFollowing(userIDs, follow) {
     const call = follow ? tim.subscribeUserStatus({ userIDList: ids }) : tim.unsubscribeUserStatus({ userIDList: ids });
     const { data } = await call;
     const failed = new Map(data.failureUserList.map((f) => [f.userID, f]));
-    for (const id of ids) if (!failed.has(id)) contacts.get(id).following = follow;
+    const now = Date.now();
+    for (const id of ids) {
+      if (failed.has(id)) continue;
+      contacts.get(id).following = follow;
+      if (!follow) contacts.get(id).asOf = now; // live until now: a snapshot from here on
+    }
     for (const f of failed.values()) showError('contacts-error', { message: `${f.userID}: ${f.message}`, code: f.code });
     if (follow) await refresh(ids); // what they are now; changes come live from here on
     activity(follow ? 'Following ' : 'Stopped following ', el('b', {}, ids.join(', ')));
@@ -222,7 +249,12 @@ async function followAll(follow) {
   showError('contacts-error', null);
   try {
     await tim.unsubscribeUserStatus(); // no argument: every subscription
-    for (const id of ids) contacts.get(id).following = false;
+    const now = Date.now();
+    for (const id of ids) {
+      const contact = contacts.get(id);
+      if (contact.following) contact.asOf = now; // live until now: a snapshot from here on
+      contact.following = false;
+    }
     activity('Stopped following everyone');
   } catch (error) {
     showError('contacts-error', error);
@@ -238,6 +270,17 @@ async function addContact(userID) {
   save();
   renderContacts();
   await setFollowing([userID], true);
+}
+
+/** Read a contact's status again (for one we do not follow, the only way to see a change). */
+async function refreshContact(userID) {
+  showError('contacts-error', null);
+  try {
+    await refresh([userID]);
+  } catch (error) {
+    showError('contacts-error', error);
+  }
+  if (contacts.has(userID)) flash(renderContact(userID));
 }
 
 async function removeContact(userID) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not in
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_ENV = "PRESENCE_DEMO_SCREENSHOT"  # e.g. docs/demo.png: where the screenshot goes
+HHMMSS = r"\d\d:\d\d:\d\d"  # the demo's clock times
 
 
 def sign_in(page: Page, demo: DemoRuntime, user_id: str) -> None:
@@ -90,6 +92,57 @@ def test_two_windows_see_each_others_changes(
     a.wait_for_timeout(1500)
     expect(contact(a, bob).locator(".contact-custom")).not_to_have_text("back later")
     assert a.errors == [] and b.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_contact_not_followed_shows_a_snapshot_with_its_time(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    """A contact one does not follow gets no pushes: the page marks its status as a snapshot
+    ("as of HH:MM:SS", a Snapshot badge) and ↻ reads it again; following makes it live."""
+    me, other = uid("viewer"), uid("quiet")
+    demo.call(other, "setSelfStatus", {"customStatus": "first"})
+    page = new_page()
+    sign_in(page, demo, me)
+    expect(page.locator("#contacts-hint")).to_contain_text("as of the time given")
+    page.fill("#add-input", other)
+    page.click("#add-form button[type=submit]")
+    row = contact(page, other)
+    expect(row).to_have_attribute("data-following", "yes")
+    expect(row.locator(".contact-custom")).to_have_text("first")
+    expect(row.locator(".badge")).to_have_text("Live")
+    expect(row.locator(".as-of")).to_have_count(0)  # live: no time to give
+    expect(row.locator(".refresh")).to_have_count(0)
+
+    row.locator(".follow").click()
+    expect(row).to_have_attribute("data-following", "no")
+    expect(row.locator(".badge")).to_have_text("Snapshot")
+    expect(row.locator(".contact-seen")).to_have_text(re.compile(rf"^Logged out · as of {HHMMSS}$"))
+    as_of = row.locator(".as-of").text_content()
+
+    # a change of the contact's does not arrive; the snapshot says when it was taken
+    demo.call(other, "setSelfStatus", {"customStatus": "second"})
+    page.wait_for_timeout(1500)
+    expect(row.locator(".contact-custom")).to_have_text("first")
+    expect(row.locator(".as-of")).to_have_text(as_of or "")
+
+    # ↻ reads it again: the new status, and the time of this read
+    row.locator(".refresh").click()
+    expect(row.locator(".contact-custom")).to_have_text("second")
+    expect(row.locator(".as-of")).not_to_have_text(as_of or "")
+    expect(row.locator(".as-of")).to_have_text(re.compile(rf"as of {HHMMSS}"))
+
+    # a contact of the demo's list, never followed, is a snapshot from the sign-in on
+    expect(contact(page, "erin")).to_have_attribute("data-following", "no")
+    expect(contact(page, "erin").locator(".as-of")).to_have_count(1)
+
+    # following again: live, without the time or ↻
+    row.locator(".follow").click()
+    expect(row.locator(".badge")).to_have_text("Live")
+    expect(row.locator(".as-of")).to_have_count(0)
+    expect(row.locator(".refresh")).to_have_count(0)
+    demo.call(other, "setSelfStatus", {"customStatus": "third"})
+    expect(row.locator(".contact-custom")).to_have_text("third")
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_screenshot_of_two_windows(
