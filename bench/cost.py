@@ -47,7 +47,7 @@ from local.aws import NAME_PREFIX
 from local.harness import Api, World, handler_module, moto_account, routes, template
 from local.lambdas import specs
 from presence import settings, store
-from presence.lifecycle import Connection, PresenceState, Timer
+from presence.lifecycle import Connection, PresenceState, Timer, TimerKind
 from presence.models import StatusType
 
 # --------------------------------------------------------------------------- prices (us-east-1)
@@ -184,7 +184,8 @@ DAYS_PER_MONTH = 30
 SUBSCRIBERS = 20
 CONNECTED_MINUTES = 8 * 60
 RECONNECT_EVERY_MINUTES = 120
-HEARTBEAT_SECONDS = 60  # sdk/js/index.js heartbeatInterval
+HEARTBEAT_SECONDS = 30  # pong's heartbeatSeconds at the default 90 s liveness timeout
+PING_EVERY = 10  # sdk/js/index.js pingEvery: every 10th heartbeat a ping, the others beats
 CHANGE_MINUTES = [20 + 47 * k for k in range(10)]  # 10 setSelfStatus, none on a reconnect
 CUSTOM_STATUSES = [
     "in a meeting",
@@ -204,7 +205,9 @@ SCENARIO = (
     f"closed every {RECONNECT_EVERY_MINUTES // 60} h (API Gateway's 2-hour limit) and the SDK "
     "reconnects 1 s later, inside the 5 s grace (no status change), then re-reads its "
     "subscriptions, its own status and its 20 contacts' (getSubscriptions, getUserStatus x2); "
-    f"a ping every {HEARTBEAT_SECONDS} s; {len(CHANGE_MINUTES)} setSelfStatus a day (each a "
+    f"a heartbeat every {HEARTBEAT_SECONDS} s (the Web SDK's beat, every {PING_EVERY}th a ping; "
+    "each noted by API Gateway's DynamoDB integration and watched by the liveness check); "
+    f"{len(CHANGE_MINUTES)} setSelfStatus a day (each a "
     f"new custom status). {SUBSCRIBERS} subscribers, each online with one connection, so each "
     "change is pushed 20 times (and once to the user's own connection while it is open). Login: "
     "$connect, then the app subscribes to its 20 contacts and reads their statuses; the day "
@@ -217,6 +220,7 @@ SCENARIO = (
 ROWS = (
     "connection minutes",
     "heartbeats",
+    "liveness",
     "reconnects",
     "status changes",
     "login/logout",
@@ -225,7 +229,8 @@ ROWS = (
 )
 ROW_NOTES = {
     "connection minutes": "API Gateway's per-minute charge for the open socket",
-    "heartbeats": "ping/pong frames (MOCK integration)",
+    "heartbeats": "beat frames, and every 10th a ping and its pong",
+    "liveness": "each frame's seenAt write (API Gateway's DynamoDB integration) + the checks",
     "reconnects": "$disconnect + $connect + the SDK's re-reads",
     "status changes": "setSelfStatus HTTP + its write + fan-out + pushes",
     "login/logout": "$connect, subscribe + read 20, $disconnect; their changes' fan-out + pushes",
@@ -397,20 +402,27 @@ class Meter:
 
     def _timers(self, send: Callable[[Any, int], None]) -> Callable[[Any, int], None]:
         def send_timers(timers: Any, now_ms: int) -> None:
-            row = self.invocation[1] if self.invocation else self.row
-            soon = [t for t in timers if t.due_at - now_ms <= store.MAX_DELAY_SECONDS * 1000]
-            later = len(timers) - len(soon)
+            sender = self.invocation[1] if self.invocation else self.row
+            by_row: dict[str | None, list[Any]] = {}
             for timer in timers:
+                # a counted connection's liveness checks are a row of their own
+                live = timer.kind is TimerKind.CHECK_LIVENESS and sender is not None
+                row = "liveness" if live else sender
                 self.origin.setdefault(timer, row)
-            if row is not None:
-                row = "timers" if self.split else row
-                usage = self.usage.setdefault(row, Usage())
+                by_row.setdefault(row, []).append(timer)
+            for row, mine in by_row.items():
+                if row is None:
+                    continue
+                soon = [t for t in mine if t.due_at - now_ms <= store.MAX_DELAY_SECONDS * 1000]
+                later = len(mine) - len(soon)
+                charged = "timers" if self.split and row != "liveness" else row
+                usage = self.usage.setdefault(charged, Usage())
                 usage.timers_sqs += len(soon)
                 usage.timers_scheduled += later
                 batches = math.ceil(len(soon) / 10)  # SendMessageBatch requests
                 # a schedule's own send to the queue when it fires, then Lambda's receive, delete
-                usage.sqs_standard_requests += batches + later + SQS_CONSUMER_REQUESTS * len(timers)
-                self._charge_ms(row, PER_REQUEST_MS * (batches + later))  # + CreateSchedule
+                usage.sqs_standard_requests += batches + later + SQS_CONSUMER_REQUESTS * len(mine)
+                self._charge_ms(charged, PER_REQUEST_MS * (batches + later))  # + CreateSchedule
             send(timers, now_ms)
 
         return send_timers
@@ -549,6 +561,7 @@ class Day:
         self.subscriber_connections: dict[str, str] = {}
         self.connection: str | None = None
         self.connected_at = 0
+        self.beats = 0
 
     def setup(self) -> None:
         """Subscribers online and subscribed to the user (not counted)."""
@@ -567,6 +580,7 @@ class Day:
 
     def _open(self) -> None:
         self.connection = self.world.online(self.user, "web")
+        self.world.silent.add(self.connection)  # it beats on its own schedule (heartbeat)
         self.connected_at = self.world.now
 
     def close(self) -> None:
@@ -594,11 +608,23 @@ class Day:
         self.api.set_self_status(CUSTOM_STATUSES[k], user=self.user).data  # noqa: B018
         self.world.pump()
 
-    def ping(self) -> None:
+    def heartbeat(self) -> None:
+        """The Web SDK's heartbeat: a beat (one message), every PING_EVERYth a ping and its
+        pong (two). API Gateway's integration writes each one's time on the connection (one
+        UpdateItem of a small item: 1 WRU), with no function, so the Meter does not see it."""
         assert self.connection is not None
-        answer = self.world.send(self.connection, '{"action": "ping"}')
-        assert json.loads(answer["body"]) == {"event": "pong"}, answer
-        self.meter.usage.setdefault("heartbeats", Usage()).ws_messages += 2
+        self.beats += 1
+        ping = self.beats % PING_EVERY == 0
+        answer = self.world.send(
+            self.connection, json.dumps({"action": "ping" if ping else "beat"})
+        )
+        if ping:
+            pong = {"event": "pong", "heartbeatSeconds": HEARTBEAT_SECONDS}
+            assert json.loads(answer["body"]) == pong, answer
+        self.meter.usage.setdefault("heartbeats", Usage()).ws_messages += 2 if ping else 1
+        liveness = self.meter.usage.setdefault("liveness", Usage())
+        liveness.dynamodb_requests["UpdateItem (integration)"] += 1
+        liveness.wru += 1
 
     def plan(self) -> list[tuple[int, int, str, Callable[[], None]]]:
         """(minute offset in ms, order, row, action) for one day."""
@@ -612,7 +638,7 @@ class Day:
             starts, [m * MINUTE for m in [*ends, CONNECTED_MINUTES]], strict=True
         ):
             for at in range(start + HEARTBEAT_SECONDS * 1000, end, HEARTBEAT_SECONDS * 1000):
-                steps.append((at, 2, "heartbeats", self.ping))
+                steps.append((at, 2, "heartbeats", self.heartbeat))
         for k, minute in enumerate(CHANGE_MINUTES):
             steps.append((minute * MINUTE, 1, "status changes", functools.partial(self.change, k)))
         for minute in SUBSCRIBER_RECONNECT_MINUTES:
@@ -698,7 +724,8 @@ def check(day: Day, meter: Meter) -> dict[str, Any]:
         "pushes_to_subscribers": len(subscriber_frames),
         "pushes_to_own_connection": len(own),
         "pushes_by_row": dict(by_row),
-        "heartbeats": usage["heartbeats"].ws_messages // 2,
+        "heartbeats": round(usage["liveness"].wru),
+        "liveness_checks": usage["liveness"].timers_sqs,
         "largest_item_bytes": dict(sorted(meter.largest.items())),
     }
 

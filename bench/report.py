@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import cost
+from bench import cost, liveness
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--elapsed", type=float, help="seconds `make bench` took")
     args = parser.parse_args(argv)
-    results = {n: load(n) for n in ("latency", "delivery_scale", "cost", "cold_start")}
+    names = ("latency", "delivery_scale", "liveness", "cost", "cold_start")
+    results = {n: load(n) for n in names}
     any_result = next(r for r in results.values() if r is not None)
     m = any_result["machine"]
     packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
@@ -247,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = {
         "latency": latency_section,
         "delivery_scale": delivery_scale_section,
+        "liveness": liveness.report,
         "cost": cost.report,
         "cold_start": cold_start_section,
     }

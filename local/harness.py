@@ -43,6 +43,7 @@ from local.aws import create_resources, speed_up_moto
 from local.lambdas import ACCOUNT_ID, load_module
 from local.lambdas import REGION as REGION
 from presence import settings, store
+from presence.lifecycle import TimerKind
 
 if TYPE_CHECKING:
     import pytest
@@ -456,12 +457,12 @@ class World:
         self.pump()
         return answer
 
-    def _beat_live_devices(self) -> None:
-        """Every open connection whose device is not silent sends a beat now (time only moves
-        between frames here, so a beating client looks like one that beat just before)."""
+    def _beat_if_alive(self, connection_id: str) -> None:
+        """An open connection whose device is not silent beats just before its liveness check
+        (what a client beating every heartbeatSeconds would have written by then)."""
         with self._lock:
-            beating = sorted(self.open - self.silent)
-        for connection_id in beating:
+            alive = connection_id in self.open and connection_id not in self.silent
+        if alive:
             self.send(connection_id, '{"action": "beat"}', pump=False)
 
     def advance(self, seconds: float) -> None:
@@ -475,7 +476,8 @@ class World:
             timer = due[0]
             self.queued.remove(timer)
             self.now = max(self.now, timer.due_at)
-            self._beat_live_devices()
+            if timer.kind is TimerKind.CHECK_LIVENESS:
+                self._beat_if_alive(timer.subject)
             event = json.loads((ROOT / "events" / "status_timers.json").read_text())
             event["Records"][0]["body"] = store.timer_body(timer)
             result = self._invoke("status_timers", event)

@@ -402,7 +402,13 @@ def test_websocket_stage_deploys_every_change(template: Template) -> None:
     assert stage["StageName"] == {"Ref": "WebSocketStageName"}
     assert template["Parameters"]["WebSocketStageName"]["Default"] == "prod"
     settings = stage["DefaultRouteSettings"]
-    assert settings["ThrottlingBurstLimit"] > 0 and settings["ThrottlingRateLimit"] > 0
+    # every connected device's heartbeat is a frame here: the defaults carry 150,000 devices
+    # beating every 30 s (a throttled beat is lost liveness evidence)
+    assert settings["ThrottlingRateLimit"] == {"Ref": "WebSocketThrottlingRateLimit"}
+    assert settings["ThrottlingBurstLimit"] == {"Ref": "WebSocketThrottlingBurstLimit"}
+    parameters = template["Parameters"]
+    assert parameters["WebSocketThrottlingRateLimit"]["Default"] >= 150_000 // 30
+    assert parameters["WebSocketThrottlingBurstLimit"]["Default"] > 0
     assert settings["LoggingLevel"] == "OFF" and settings["DataTraceEnabled"] is False
 
 
