@@ -140,13 +140,15 @@ usersig: $(VENV)
 
 # --- benchmarks (not tests: `make test` never runs them) --------------------------------------
 # Push latency through the local runtime (100 / 1,000 / 10,000 connections), the two-stage
-# delivery to 100,000 connections (in-process), the cost per user-month, cold starts. Results in
+# delivery to 100,000 connections (in-process), liveness (devices that vanish), the cost per
+# user-month, cold starts. Results in
 # bench/results, the report in docs/performance.md (see bench/README.md).
 BENCH_ENV := $(AWS_OFFLINE) PYTHONPATH=layers/presence:.
 bench: $(VENV)
 	@start=$$(date +%s); \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.latency && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.delivery_scale --connections 100000 && \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.liveness && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cost && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.report --elapsed $$(( $$(date +%s) - start ))
