@@ -148,6 +148,7 @@ bench: $(VENV)
 	@start=$$(date +%s); \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.latency && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.delivery_scale --connections 100000 && \
+	$(BENCH_ENV) $(VENV)/bin/python -m bench.post_cpu && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.liveness && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cost && \
 	$(BENCH_ENV) $(VENV)/bin/python -m bench.cold_start && \

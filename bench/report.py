@@ -106,6 +106,31 @@ invocations at once, each with its own CPU). The projection for AWS is the next 
 """
 
 
+def post_cpu_section(d: dict[str, Any]) -> str:
+    cpu = d["cpu_ms_per_post"]
+    rows = [
+        [
+            f"{threads} thread{'s' if threads != '1' else ''}",
+            f"{cpu['boto3'][threads]['median']:.3f} ({cpu['boto3'][threads]['min']:.3f}-"
+            f"{cpu['boto3'][threads]['max']:.3f})",
+            f"{cpu['lean'][threads]['median']:.3f} ({cpu['lean'][threads]['min']:.3f}-"
+            f"{cpu['lean'][threads]['max']:.3f})",
+            f"{d['ratio_lean_to_boto3'][threads]:.2f}",
+        ]
+        for threads in cpu["boto3"]
+    ]
+    return f"""## CPU per @connections post
+
+`bench/post_cpu.py`, {d["date"]}: {d["posts"]:,} posts per sample to a local HTTPS endpoint
+(TLS, a self-signed certificate), process CPU per post in ms, median (min-max) of {d["rounds"]}
+rounds that alternate the paths. boto3: `apigatewaymanagementapi.post_to_connection`. Lean
+(`presence.poster`): botocore's `SigV4Auth` and pooled keep-alive `http.client` connections.
+Goal: at most 0.35 ms on the lean path.
+
+{table(["client threads", "boto3 ms", "lean ms", "lean / boto3"], rows)}
+"""
+
+
 def cold_start_section(data: dict[str, Any]) -> str:
     base = data["baseline"]["ms"]
     rows = [
@@ -235,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--elapsed", type=float, help="seconds `make bench` took")
     args = parser.parse_args(argv)
-    names = ("latency", "delivery_scale", "liveness", "cost", "cold_start")
+    names = ("latency", "delivery_scale", "post_cpu", "liveness", "cost", "cold_start")
     results = {n: load(n) for n in names}
     any_result = next(r for r in results.values() if r is not None)
     m = any_result["machine"]
@@ -248,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = {
         "latency": latency_section,
         "delivery_scale": delivery_scale_section,
+        "post_cpu": post_cpu_section,
         "liveness": liveness.report,
         "cost": cost.report,
         "cold_start": cold_start_section,
