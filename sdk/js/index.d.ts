@@ -64,7 +64,18 @@ export interface UserStatus {
   lastActiveTime?: number;
   /** Grows with every change of this user's status; 0 for a user with no stored status. */
   version?: number;
+  /** Epoch ms at which the custom status clears itself; 0 when it has no expiry. */
+  customStatusExpiresAt?: number;
+  /** Present, true, only about yourself while you appear offline to everyone else. */
+  invisible?: boolean;
 }
+
+/** setSelfStatus's options (API.md section 4): a custom status ('' clears it; at most 100
+ * UTF-8 bytes by default), optionally clearing itself `customStatusExpiresIn` seconds later
+ * (1-604800); and/or `invisible` (true: appear offline to everyone else; false: visible). */
+export type SetSelfStatusOptions =
+  | { customStatus: string; customStatusExpiresIn?: number; invisible?: boolean }
+  | { invisible: boolean };
 
 export interface FailedUser {
   userID: string;
@@ -156,7 +167,7 @@ export interface SDK {
    * answers `repeatLogin: true` and adopts the new `userSig` (a refresh). */
   login(options: { userID: string; userSig: string }): Promise<IMResponse<{ repeatLogin: boolean }>>;
   logout(): Promise<IMResponse<Record<string, never>>>;
-  setSelfStatus(options: { customStatus: string }): Promise<IMResponse<UserStatus>>;
+  setSelfStatus(options: SetSelfStatusOptions): Promise<IMResponse<UserStatus>>;
   getUserStatus(options: { userIDList: string[] }): Promise<
     IMResponse<{ successUserList: UserStatus[]; failureUserList: FailedUser[] }>
   >;

@@ -714,7 +714,13 @@ class PresenceSDK {
 
   /** Set one's own custom status ('' clears it); `data` is the status after the change. */
   async setSelfStatus(options) {
-    const answer = await this._call('setSelfStatus', { customStatus: options && options.customStatus });
+    // the fields given, as given (the server checks them: 6017 names the field); absent ones
+    // are left out, so `{invisible: true}` alone keeps the custom status as it is
+    const body = {};
+    for (const key of ['customStatus', 'customStatusExpiresIn', 'invisible']) {
+      if (options && options[key] !== undefined) body[key] = options[key];
+    }
+    const answer = await this._call('setSelfStatus', body);
     if (isStatus(answer.data)) this._ingest([answer.data]);
     return answer;
   }

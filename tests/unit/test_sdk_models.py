@@ -36,6 +36,7 @@ def test_wire_round_trip_keeps_version_and_last_active_time() -> None:
         "customStatus": "x",
         "lastActiveTime": 5,
         "version": 7,
+        "customStatusExpiresAt": 0,  # API.md v1.2 section 3: 0 when there is no expiry
     }
     assert UserStatus.from_wire(wire).to_wire() == wire
     assert UserStatus.from_wire({"userID": "alice", "statusType": 1}).version == 0  # older server
@@ -62,3 +63,38 @@ def test_the_client_reads_the_same_environment_as_the_cli(monkeypatch: pytest.Mo
     assert explicit._http_url == "http://127.0.0.1:3000"  # an argument wins
     monkeypatch.delenv("PRESENCE_URL")
     assert AsyncPresenceClient("token")._http_url == "http://127.0.0.1:3000"  # the local runtime
+
+
+def test_wire_round_trip_keeps_the_expiry_and_invisibility() -> None:
+    wire = {
+        "userID": "alice",
+        "statusType": 1,
+        "customStatus": "in a meeting",
+        "lastActiveTime": 0,
+        "version": 7,
+        "customStatusExpiresAt": 1_800_000_000_000,
+        "invisible": True,
+    }
+    status = UserStatus.from_wire(wire)
+    assert (status.custom_status_expires_at, status.invisible) == (1_800_000_000_000, True)
+    assert status.to_wire() == wire
+    visible = UserStatus.from_wire({"userID": "bob", "statusType": 3})
+    assert (visible.custom_status_expires_at, visible.invisible) == (0, False)
+    assert "invisible" not in visible.to_wire()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("7d", 604800)]
+)
+def test_the_cli_reads_durations_like_a_person_writes_them(text: str, seconds: int) -> None:
+    from presence_client._cli_app import _duration
+
+    assert _duration(text) == seconds
+
+
+def test_the_cli_refuses_a_duration_it_cannot_read() -> None:
+    import typer
+    from presence_client._cli_app import _duration
+
+    with pytest.raises(typer.BadParameter, match="duration"):
+        _duration("an hour")

@@ -174,6 +174,22 @@ describe('login', () => {
 });
 
 describe('HTTP calls', () => {
+  it('setSelfStatus sends customStatusExpiresIn and invisible when given, and only then', async () => {
+    const mine = status('alice', 1, 'x', { version: 4, customStatusExpiresAt: 9, invisible: true });
+    const { tim, fetch } = await loggedIn({ routes: { setSelfStatus: () => mine } });
+    await tim.setSelfStatus({ customStatus: 'in a meeting', customStatusExpiresIn: 3600 });
+    await tim.setSelfStatus({ invisible: true });
+    await tim.setSelfStatus({ customStatus: '', invisible: false });
+    assert.deepEqual(
+      fetch.calls.map((c) => c.body),
+      [
+        { customStatus: 'in a meeting', customStatusExpiresIn: 3600 },
+        { invisible: true },
+        { customStatus: '', invisible: false },
+      ],
+    );
+  });
+
   it('POST JSON to ${httpUrl}/v1/<route> with the UserSig as a Bearer token', async () => {
     const mine = status('alice', 1, 'in a call', { lastActiveTime: 0, version: 4 });
     const { tim, fetch } = await loggedIn({

@@ -46,8 +46,14 @@ async function main(): Promise<void> {
   const kick: 'REST_API_Kick' = TIM.TYPES.KICKED_OUT_REST_API;
   const notLoggedIn: 6014 = TIM.ERROR_CODE.NOT_LOGGED_IN;
 
-  // @ts-expect-error customStatus is required
+  // @ts-expect-error customStatus or invisible is required
   await tim.setSelfStatus({});
+  // @ts-expect-error an expiry needs a custom status
+  await tim.setSelfStatus({ customStatusExpiresIn: 60 });
+  await tim.setSelfStatus({ customStatus: 'in a meeting', customStatusExpiresIn: 3600 });
+  const hidden = await tim.setSelfStatus({ invisible: true });
+  const expiresAt: number | undefined = hidden.data.customStatusExpiresAt;
+  const invisible: boolean | undefined = hidden.data.invisible;
   // @ts-expect-error userIDList is a list of strings
   await tim.getUserStatus({ userIDList: 'bob' });
   // @ts-expect-error login needs a userSig

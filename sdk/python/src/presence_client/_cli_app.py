@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import time
@@ -161,12 +162,14 @@ def _status_table(statuses: Sequence[UserStatus], *, title: str | None = None) -
     table.add_column("custom status")
     table.add_column("last seen", style="dim")
     for status in statuses:
-        table.add_row(
-            status.user_id,
-            _status_text(status.status_type),
-            status.custom_status,
-            last_seen(status).removeprefix("last seen "),
-        )
+        custom = status.custom_status
+        if custom and status.custom_status_expires_at:
+            until = time.strftime("%H:%M", time.localtime(status.custom_status_expires_at / 1000))
+            custom += f" (until {until})"
+        state = _status_text(status.status_type)
+        if status.invisible:
+            state += " (invisible to others)"
+        table.add_row(status.user_id, state, custom, last_seen(status).removeprefix("last seen "))
     return table
 
 
@@ -233,15 +236,55 @@ def usersig(
         print(token)
 
 
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> int:
+    """'90', '90s', '15m', '1h', '7d' -> seconds."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a duration like 90s, 15m, 1h or 7d")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
 @app.command("set")
 def set_status(
     ctx: typer.Context,
     custom_status: Annotated[str, typer.Argument(help='Your custom status; "" clears it.')],
+    for_: Annotated[
+        str | None,
+        typer.Option(
+            "--for",
+            help="Clear it by itself after this long: 90s, 15m, 1h, 7d (at most 7 days).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Set your custom status."""
+    """Set your custom status (for a while with --for)."""
+    config = _config(ctx)
+    expires_in = None if for_ is None else _duration(for_)
+    with _errors_exit(), config.client() as client:
+        status = client.set_self_status(custom_status, expires_in=expires_in)
+    if config.json:
+        _print_json(status.to_wire())
+    else:
+        out.print(_status_table([status]))
+
+
+@app.command()
+def invisible(
+    ctx: typer.Context,
+    state: Annotated[
+        str, typer.Argument(help="on: appear offline to everyone else; off: visible again.")
+    ],
+) -> None:
+    """Appear offline to everyone else (on), or be seen again (off)."""
+    if state not in ("on", "off"):
+        raise typer.BadParameter(f"{state!r}: say on or off")
     config = _config(ctx)
     with _errors_exit(), config.client() as client:
-        status = client.set_self_status(custom_status)
+        status = client.set_self_status(invisible=state == "on")
     if config.json:
         _print_json(status.to_wire())
     else:

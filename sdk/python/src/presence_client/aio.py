@@ -339,10 +339,27 @@ class AsyncPresenceClient:
             return payload  # tolerate a server that answers the data alone
         raise _error_from_answer(response.status_code, response.content)
 
-    async def set_self_status(self, custom_status: str) -> UserStatus:
-        """Set the caller's custom status (`""` clears it); returns the status after the change.
-        Every device of the caller (and every subscriber) also gets it as an update."""
-        data = await self._post("/v1/setSelfStatus", {"customStatus": custom_status})
+    async def set_self_status(
+        self,
+        custom_status: str | None = None,
+        *,
+        expires_in: int | None = None,
+        invisible: bool | None = None,
+    ) -> UserStatus:
+        """Set the caller's custom status (`""` clears it), optionally clearing itself
+        `expires_in` seconds later (1-604800), and/or appear offline to everyone else
+        (`invisible=True`; False: visible again; None: as it is). At least one of
+        `custom_status` and `invisible`. Returns the caller's status after the change, as the
+        caller sees itself; every device of the caller (and every watcher that may see it)
+        also gets it as an update."""
+        body: dict[str, Any] = {}
+        if custom_status is not None:
+            body["customStatus"] = custom_status
+        if expires_in is not None:
+            body["customStatusExpiresIn"] = expires_in
+        if invisible is not None:
+            body["invisible"] = invisible
+        data = await self._post("/v1/setSelfStatus", body)
         return UserStatus.from_wire(data)
 
     async def get_user_status(self, user_ids: str | Iterable[str]) -> UserStatusResult:

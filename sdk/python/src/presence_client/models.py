@@ -60,16 +60,21 @@ def _status_type(value: Any) -> StatusType:
 
 @dataclass(frozen=True)
 class UserStatus:
-    """A user's status: `{"userID", "statusType", "customStatus", "lastActiveTime", "version"}`
-    on the wire. `last_active_time` is when the user's latest ONLINE period ended (epoch ms; 0
-    while ONLINE, for a user never ONLINE, or when the deployment hides it); `version` grows
-    with every change of the user's status (0: nothing stored, or an older server)."""
+    """A user's status: `{"userID", "statusType", "customStatus", "lastActiveTime", "version",
+    "customStatusExpiresAt", "invisible"}` on the wire. `last_active_time` is when the user's
+    latest ONLINE period ended (epoch ms; 0 while ONLINE, for a user never ONLINE, or when the
+    deployment hides it); `version` grows with every change of the user's status (0: nothing
+    stored, or an older server); `custom_status_expires_at` is when the custom status clears
+    itself (epoch ms, 0: no expiry); `invisible` is True only about oneself while appearing
+    offline to everyone else."""
 
     user_id: str
     status_type: StatusType
     custom_status: str = ""
     last_active_time: int = 0
     version: int = 0
+    custom_status_expires_at: int = 0
+    invisible: bool = False
 
     def __str__(self) -> str:
         custom = f" {self.custom_status!r}" if self.custom_status else ""
@@ -83,6 +88,8 @@ class UserStatus:
             custom_status=str(obj.get("customStatus") or ""),
             last_active_time=_int(obj.get("lastActiveTime")),
             version=_int(obj.get("version")),
+            custom_status_expires_at=_int(obj.get("customStatusExpiresAt")),
+            invisible=obj.get("invisible") is True,
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -92,6 +99,8 @@ class UserStatus:
             "customStatus": self.custom_status,
             "lastActiveTime": self.last_active_time,
             "version": self.version,
+            "customStatusExpiresAt": self.custom_status_expires_at,
+            **({"invisible": True} if self.invisible else {}),
         }
 
     @property

@@ -251,8 +251,16 @@ class PresenceClient:
 
     # --- HTTP API -----------------------------------------------------------------------------
 
-    def set_self_status(self, custom_status: str) -> UserStatus:
-        return self._call(self._client.set_self_status(custom_status))
+    def set_self_status(
+        self,
+        custom_status: str | None = None,
+        *,
+        expires_in: int | None = None,
+        invisible: bool | None = None,
+    ) -> UserStatus:
+        return self._call(
+            self._client.set_self_status(custom_status, expires_in=expires_in, invisible=invisible)
+        )
 
     def get_user_status(self, user_ids: str | Iterable[str]) -> UserStatusResult:
         return self._call(self._client.get_user_status(user_ids))
