@@ -679,6 +679,7 @@ def test_cli_usersig_set_get(runtime: Runtime, http: Http, uid: Uid) -> None:
         "customStatus": "in a call",
         "lastActiveTime": 0,
         "version": entry["version"],
+        "customStatusExpiresAt": 0,  # API.md v1.2 section 3: no expiry
     }
     assert answer["failureUserList"] == []
 

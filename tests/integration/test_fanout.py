@@ -3,7 +3,7 @@
 Statuses change through the real paths (the setSelfStatus handler, `sessions.on_connect`); the
 fan-out handler is fed the records moto's DynamoDB stream really holds, wrapped as Lambda
 delivers them. Posts are captured by replacing `store.post_to_connection`, except for the 410
-path, which goes through botocore's Stubber on the real @connections client.
+path, which goes through the real post path (presence.poster) to a local @connections endpoint.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
 from presence import delivery, store
 from tests.integration.conftest import (
@@ -571,23 +572,54 @@ def test_a_superseded_job_is_skipped_and_the_newest_value_arrives(
 # --- 410 Gone (through the real @connections client) --------------------------------------------
 
 
+class ConnectionsApi(ThreadingHTTPServer):
+    """API Gateway's @connections endpoint for PostToConnection, on 127.0.0.1: each post gets
+    the next queued status (200 when none is queued); `posted` lists the ConnectionIds."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ConnectionsHandler)
+        self.answers: list[int] = []
+        self.posted: list[str] = []
+
+    def answer(self, status: int) -> None:
+        self.answers.append(status)
+
+
+class _ConnectionsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ConnectionsApi
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.posted.append(unquote(self.path.rsplit("/", 1)[1]))
+        status = self.server.answers.pop(0) if self.server.answers else 200
+        body = b'{"message": "Gone"}' if status == 410 else b""
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture
-def stubbed_sockets(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
-    """The real @connections client, answering from a Stubber; posts made one at a time so the
-    stubbed answers meet the posts in order. Yields the stubber; `.posted` lists ConnectionIds."""
+def stubbed_sockets(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ConnectionsApi]:
+    """The real post path (presence.poster) against a local @connections endpoint; posts made
+    one at a time so the queued answers meet the posts in order."""
     monkeypatch.setattr("presence.delivery.MAX_WORKERS", 1)
-    client = store.sockets()
-    posted: list[str] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        posted.append(params["ConnectionId"])
-
-    event = "before-parameter-build.apigatewaymanagementapi.PostToConnection"
-    client.meta.events.register(event, record)
-    with Stubber(client) as stubber:
-        stubber.posted = posted  # type: ignore[attr-defined]
-        yield stubber
-        stubber.assert_no_pending_responses()
+    endpoint = ConnectionsApi()
+    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("WS_MANAGEMENT_ENDPOINT", f"http://127.0.0.1:{endpoint.server_port}/prod")
+    store.poster.cache_clear()
+    yield endpoint
+    store.poster.cache_clear()
+    endpoint.shutdown()
+    endpoint.server_close()
+    assert endpoint.answers == []  # every queued answer was used
 
 
 def stored_connections(user_id: str) -> dict[str, Any]:
@@ -603,7 +635,7 @@ def a_minute_later(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
-    aws: dict[str, str], api: Api, stubbed_sockets: Stubber, monkeypatch: pytest.MonkeyPatch
+    aws: dict[str, str], api: Api, stubbed_sockets: ConnectionsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.update_settings({"reconnectGraceSeconds": 0})
     connect("bob", "bob-web")
@@ -613,13 +645,11 @@ def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
     a_minute_later(monkeypatch)
 
     api.set_self_status("hi bob", user="alice")
-    stubbed_sockets.add_client_error(
-        "post_to_connection", service_error_code="GoneException", http_status_code=410
-    )
+    stubbed_sockets.answer(410)
     fanout = Fanout(stream, Sockets())
     assert fanout.run() == []
 
-    assert stubbed_sockets.posted == ["bob-web"]  # type: ignore[attr-defined]
+    assert stubbed_sockets.posted == ["bob-web"]
     # dropped (its grace of 0 already over): bob reads UNLOGINED at once, and the drop's TICK,
     # derived from the stream, writes it
     assert stored_connections("bob")["bob-web"].dropped_at is not None
@@ -629,7 +659,7 @@ def test_gone_drops_the_last_connection_and_its_owner_goes_unlogined(
 
 
 def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
-    aws: dict[str, str], api: Api, stubbed_sockets: Stubber, monkeypatch: pytest.MonkeyPatch
+    aws: dict[str, str], api: Api, stubbed_sockets: ConnectionsApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.update_settings({"reconnectGraceSeconds": 0})
     connect("bob", "bob-web")
@@ -640,13 +670,11 @@ def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
     a_minute_later(monkeypatch)
 
     api.set_self_status("hi bob", user="alice")
-    stubbed_sockets.add_client_error(
-        "post_to_connection", service_error_code="GoneException", http_status_code=410
-    )
-    stubbed_sockets.add_response("post_to_connection", {})
+    stubbed_sockets.answer(410)
+    stubbed_sockets.answer(200)
     assert Fanout(stream, Sockets()).run() == []
 
-    gone, kept = stubbed_sockets.posted  # type: ignore[attr-defined]
+    gone, kept = stubbed_sockets.posted
     assert {gone, kept} == {"bob-web", "bob-ios"}
     connections = stored_connections("bob")
     assert connections[gone].dropped_at is not None and connections[kept].dropped_at is None
@@ -654,18 +682,16 @@ def test_gone_drops_only_that_connection_and_keeps_the_owner_online(
 
 
 def test_gone_while_the_socket_is_still_opening_does_not_drop_it(
-    aws: dict[str, str], api: Api, stubbed_sockets: Stubber
+    aws: dict[str, str], api: Api, stubbed_sockets: ConnectionsApi
 ) -> None:
     # API Gateway answers 410 until $connect has returned; the connection's own ONLINE push can
     # race it. That socket is opening, not gone: it must stay.
     api.update_settings({"reconnectGraceSeconds": 0})
     stream = StatusStream(aws["STATUS_TABLE"])
     connect("bob", "bob-web")
-    stubbed_sockets.add_client_error(
-        "post_to_connection", service_error_code="GoneException", http_status_code=410
-    )
+    stubbed_sockets.answer(410)
     assert Fanout(stream, Sockets()).run() == []
-    assert stubbed_sockets.posted == ["bob-web"]  # type: ignore[attr-defined]
+    assert stubbed_sockets.posted == ["bob-web"]
     assert set(stored_connections("bob")) == {"bob-web"}
     assert store.get_presence("bob").status_type == ONLINE
 

@@ -58,6 +58,11 @@ def ws_management_endpoint() -> str:
     return _require("WS_MANAGEMENT_ENDPOINT")
 
 
+def region() -> str:
+    """The function's region (Lambda sets AWS_REGION), for signing what boto3 does not send."""
+    return os.environ.get("AWS_REGION") or _require("AWS_DEFAULT_REGION")
+
+
 def friends_table() -> str:
     return _require("FRIENDS_TABLE")
 

@@ -138,7 +138,7 @@ def post_all(jobs: Sequence[tuple[Recipient, Sequence[Frame]]]) -> list[Outcome]
     """Post each recipient its frames, recipients in parallel."""
     if not jobs:
         return []
-    store.sockets()  # created here, once: boto3 does not create clients safely from threads
+    store.poster()  # created here, once, before the threads share it
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs))) as pool:
         return list(pool.map(lambda job: send(*job), jobs))
 

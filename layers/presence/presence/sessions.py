@@ -201,5 +201,6 @@ def _close(connection_ids: Iterable[str], reason: str) -> list[str]:
         return connection_id
 
     store.sockets()  # created here, once: boto3 does not create clients safely from threads
+    store.poster()
     with ThreadPoolExecutor(max_workers=min(CLOSE_WORKERS, len(ids))) as pool:
         return [c for c in pool.map(close, ids) if c is not None]

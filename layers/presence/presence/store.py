@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler.client import EventBridgeSchedulerClient
     from mypy_boto3_sqs.client import SQSClient
 
+    from presence.poster import Poster
+
 SETTINGS_ID = "settings"
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
@@ -72,9 +74,20 @@ def _secrets() -> SecretsProvider:
     return SecretsProvider(boto_config=_BOTO_CONFIG)
 
 
+@cache
+def poster() -> Poster:
+    """PostToConnection on the lean path (presence.poster): botocore's signer over pooled
+    keep-alive connections, kept for the life of the execution environment."""
+    from presence.poster import Poster, botocore_credentials
+
+    return Poster(config.ws_management_endpoint(), config.region(), botocore_credentials())
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests start a fresh mock per test)."""
-    for client in (dynamodb, sqs, scheduler, sockets, events, _secrets):
+    if poster.cache_info().currsize:
+        poster().close()
+    for client in (dynamodb, sqs, scheduler, sockets, events, _secrets, poster):
         client.cache_clear()
 
 
@@ -665,12 +678,9 @@ def delete_connection(connection_id: str) -> None:
 
 
 def post_to_connection(connection_id: str, data: bytes) -> bool:
-    """Send one frame; False if the connection is gone (410). Other errors raise."""
-    try:
-        sockets().post_to_connection(ConnectionId=connection_id, Data=data)
-    except sockets().exceptions.GoneException:
-        return False
-    return True
+    """Send one frame; False if the connection is gone (410). Other errors raise (a throttled
+    post waits and goes again first: presence.poster)."""
+    return poster().post(connection_id, data)
 
 
 def close_connection(connection_id: str) -> None:
