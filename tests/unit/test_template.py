@@ -43,6 +43,12 @@ FUNCTIONS = {
         "/v1/admin/queryOnlineStatus",
     ),
     "admin_kick_user": ("AdminKickUserFunction", "/v1/admin/kickUser"),
+    # Tencent's REST API (API.md section 10)
+    "tencent_query_online_status": (
+        "TencentQueryOnlineStatusFunction",
+        "/v4/openim/query_online_status",
+    ),
+    "tencent_kick": ("TencentKickFunction", "/v4/im_open_login_svc/kick"),
 }
 # route key -> (dir, logical id, two-way)
 WS_FUNCTIONS = {
@@ -193,7 +199,14 @@ def test_every_function_has_a_sample_event(template: Template) -> None:
         assert event["requestContext"]["http"]["method"] == route.method
         assert event["requestContext"]["http"]["path"] == route.path
         assert event["requestContext"]["stage"] == "$default"
-        assert event["headers"]["authorization"].startswith("Bearer ")
+        if route.path.startswith("/v4/"):
+            # Tencent's REST conventions: the admin's UserSig in the query string
+            query = event["queryStringParameters"]
+            assert set(query) == {"sdkappid", "identifier", "usersig", "random", "contenttype"}
+            assert event["rawQueryString"] == "&".join(f"{k}={v}" for k, v in query.items())
+            assert "authorization" not in event["headers"]
+        else:
+            assert event["headers"]["authorization"].startswith("Bearer ")
         assert isinstance(json.loads(event["body"]), dict)
         assert event["isBase64Encoded"] is False
 
@@ -763,6 +776,11 @@ def test_admin_functions_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:UpdateItem", table_arn("StatusTable")),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
+    # Tencent's REST routes need what the admin routes they mirror need, nothing more
+    assert grants(template, "TencentQueryOnlineStatusFunction") == grants(
+        template, "AdminQueryOnlineStatusFunction"
+    )
+    assert grants(template, "TencentKickFunction") == grants(template, "AdminKickUserFunction")
 
 
 def test_alarms_watch_dead_letters_lag_errors_and_faults(template: Template) -> None:
