@@ -387,6 +387,17 @@ def shared_environment(
     return merged
 
 
+def create_callback_token_secret(token: str) -> str:
+    """The State.StateChange callback token's secret, as the stack makes it when its
+    StateChangeCallbackToken parameter is set (StateChangeCallbackTokenSecret); its ARN."""
+    secret = boto3.client("secretsmanager").create_secret(
+        Name=f"{NAME_PREFIX}-state-change-callback-token",
+        Description="State.StateChange callback token (local runtime)",
+        SecretString=token,
+    )
+    return str(secret["ARN"])
+
+
 LOCAL_EVENTS = f"{NAME_PREFIX}-local-status-events"
 
 

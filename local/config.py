@@ -28,6 +28,9 @@ class LocalConfig:
     log_level: str | None  # None: the template's LogLevel default
     demo_port: int = DEFAULT_DEMO_PORT
     liveness_timeout_seconds: int = DEFAULT_LIVENESS_TIMEOUT_SECONDS  # 0: off
+    # Tencent's State.StateChange callback (API.md section 10): "" for none / unsigned
+    callback_url: str = ""
+    callback_token: str = ""
 
 
 def _int(name: str, default: int) -> int:
@@ -54,4 +57,13 @@ def load() -> LocalConfig:
         liveness_timeout_seconds=max(
             0, _int("PRESENCE_LIVENESS_TIMEOUT_SECONDS", DEFAULT_LIVENESS_TIMEOUT_SECONDS)
         ),
+        callback_url=_callback_url(),
+        callback_token=os.environ.get("PRESENCE_CALLBACK_TOKEN", ""),
     )
+
+
+def _callback_url() -> str:
+    url = os.environ.get("PRESENCE_CALLBACK_URL", "").strip()
+    if url and not url.startswith(("http://", "https://")):
+        raise SystemExit(f"PRESENCE_CALLBACK_URL must be an http:// or https:// URL, not {url!r}")
+    return url

@@ -3,7 +3,9 @@ request-body models, so it cannot drift from the code: `python -m local.openapi`
 docs/openapi.json, and tests/unit/test_openapi.py fails when the committed file differs.
 
 Response shapes (the `data` of each route) follow API.md sections 4 and 5; the envelope, the
-error codes and their HTTP statuses come from presence.errors.
+error codes and their HTTP statuses come from presence.errors. Tencent's REST routes (API.md
+section 10, handlers marked `tencent_rest`) have Tencent's conventions instead: the admin's
+UserSig in the query string, every answer HTTP 200 with `ActionStatus` OK or FAIL.
 """
 
 from __future__ import annotations
@@ -81,6 +83,76 @@ DATA: dict[str, dict[str, Any]] = {
     "admin_query_online_status": STATUSES,
     "admin_kick_user": {"type": "object"},
 }
+# Tencent's REST routes (API.md section 10): the fields each adds to a successful answer
+TENCENT_STATE = {
+    "type": "string",
+    "enum": ["Online", "PushOnline", "Offline"],
+    "description": "Online (ONLINE), PushOnline (OFFLINE: logged in, app in background),"
+    " Offline (UNLOGINED)",
+}
+TENCENT_DATA: dict[str, dict[str, Any]] = {
+    "tencent_query_online_status": {
+        "QueryResult": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["To_Account", "State", "Status"],
+                "properties": {
+                    "To_Account": {"type": "string"},
+                    "State": TENCENT_STATE,
+                    "Status": TENCENT_STATE,
+                    "Detail": {
+                        "type": "array",
+                        "description": "with IsNeedDetail 1: one per live or background device",
+                        "items": {
+                            "type": "object",
+                            "required": ["Platform", "Status"],
+                            "properties": {
+                                "Platform": {
+                                    "type": "string",
+                                    "enum": [
+                                        "Web",
+                                        "MiniProgram",
+                                        "IPhone",
+                                        "IPad",
+                                        "Android",
+                                        "Windows",
+                                        "Mac",
+                                        "Linux",
+                                        "Harmony",
+                                    ],
+                                },
+                                "Status": {"type": "string", "enum": ["Online", "PushOnline"]},
+                            },
+                        },
+                    },
+                    "CustomStatus": {
+                        "type": "string",
+                        "description": "with IsReturnCustomStatus 1",
+                    },
+                },
+            },
+        },
+        "ErrorList": {
+            "type": "array",
+            "description": "invalid userIDs, ErrorCode 70107",
+            "items": {
+                "type": "object",
+                "required": ["To_Account", "ErrorCode"],
+                "properties": {"To_Account": {"type": "string"}, "ErrorCode": {"const": 70107}},
+            },
+        },
+    },
+    "tencent_kick": {},
+}
+TENCENT_QUERY = [
+    ("sdkappid", True, {"type": "integer"}, "the deployment's SDKAppID (70014 if another)"),
+    ("identifier", True, {"type": "string"}, "the admin account (must be the UserSig's: 70013)"),
+    ("usersig", True, {"type": "string"}, "the admin account's UserSig (TLSSigAPIv2)"),
+    ("random", False, {"type": "integer", "minimum": 0, "maximum": 4294967295}, "any uint32"),
+    ("contenttype", False, {"type": "string", "enum": ["json"]}, "always json"),
+]
+
 # the contract's failures a route can answer, beyond auth (401) and a malformed body (400)
 ERRORS = {
     "400": "the body is not a JSON object (6027) or a parameter is invalid (6017)",
@@ -103,6 +175,9 @@ def build() -> dict[str, Any]:
         shared.update(body.pop("$defs", {}))
         name = route.code_dir.name
         operation_id = route.path.rsplit("/", 1)[-1]
+        if getattr(handler, "tencent_rest", False):
+            paths[route.path] = {route.method.lower(): tencent_operation(module, name, body)}
+            continue
         paths[route.path] = {
             route.method.lower(): {
                 "operationId": ("admin." if handler.admin_only else "") + operation_id,
@@ -156,7 +231,7 @@ def build() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "Presence (user status) HTTP API",
-            "version": "1.1",
+            "version": "1.2",
             "description": "Generated from template.yaml and the handlers (local/openapi.py);"
             " the wire contract is API.md.",
         },
@@ -178,9 +253,56 @@ def build() -> dict[str, Any]:
                     "required": ["code", "message"],
                     "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
                 },
+                "TencentAnswer": {
+                    "type": "object",
+                    "required": ["ActionStatus", "ErrorCode", "ErrorInfo"],
+                    "properties": {
+                        "ActionStatus": {"type": "string", "enum": ["OK", "FAIL"]},
+                        "ErrorCode": {
+                            "type": "integer",
+                            "description": "0, or the contract's code (API.md sections 1-2)",
+                        },
+                        "ErrorInfo": {"type": "string"},
+                    },
+                },
             },
         },
         "paths": paths,
+    }
+
+
+def tencent_operation(module: Any, name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A Tencent REST route: auth in the query string, every answer HTTP 200."""
+    return {
+        "operationId": "tencent." + name.removeprefix("tencent_"),
+        "summary": (module.__doc__ or "").strip().splitlines()[0],
+        "security": [],
+        "parameters": [
+            {
+                "name": param,
+                "in": "query",
+                "required": required,
+                "description": text,
+                "schema": schema,
+            }
+            for param, required, schema, text in TENCENT_QUERY
+        ],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": {
+                "description": "every answer, success (ActionStatus OK) or failure (FAIL,"
+                " ErrorCode the contract's code); as Tencent's REST API",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "allOf": [{"$ref": "#/components/schemas/TencentAnswer"}],
+                            "type": "object",
+                            "properties": TENCENT_DATA[name],
+                        }
+                    }
+                },
+            }
+        },
     }
 
 

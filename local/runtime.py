@@ -70,6 +70,9 @@ def _banner(settings: local_config.LocalConfig, http_url: str, ws_url: str) -> N
     ]
     for line in lines:
         log(line)
+    if settings.callback_url:
+        signed = "signed with PRESENCE_CALLBACK_TOKEN" if settings.callback_token else "unsigned"
+        log(f"Callbacks  State.StateChange -> {settings.callback_url}  ({signed})")
     if settings.secret_key_is_default:
         log(
             "WARNING: PRESENCE_SECRET_KEY is not set; UserSigs are signed with the development"
@@ -153,6 +156,13 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
     ids = _function_ids(template)
     refs = resources.refs(settings.sdkappid, settings.log_level)
     refs["LivenessTimeoutSeconds"] = str(settings.liveness_timeout_seconds)
+    # the State.StateChange callback (stack parameters StateChangeCallbackUrl and ...Token)
+    refs["StateChangeCallbackUrl"] = settings.callback_url
+    refs["StateChangeCallbackToken"] = settings.callback_token
+    if settings.callback_token:
+        refs["StateChangeCallbackTokenSecret"] = aws.create_callback_token_secret(
+            settings.callback_token
+        )
     cfn.allow_liveness_timeout(template, settings.liveness_timeout_seconds)
     environment = aws.shared_environment(template, ids, refs)
     # The handlers' @connections client posts to <endpoint>/@connections/<id>: ours.

@@ -531,9 +531,10 @@ def _scalar(value: Any) -> str:
 
 
 def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
-    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs), ``Fn::Sub``, ``Fn::FindInMap``
-    or ``Fn::Join``
-    to a string. Pseudo parameters (``AWS::Region``...) default to PSEUDO_DEFAULTS unless in refs.
+    """Resolve a scalar, ``Ref``, ``Fn::GetAtt`` ("Id.Attr" in refs), ``Fn::Sub``,
+    ``Fn::FindInMap``, ``Fn::Join`` or ``Fn::If`` (of a condition of the template:
+    ``condition``) to a string.
+    Pseudo parameters (``AWS::Region``...) default to PSEUDO_DEFAULTS unless in refs.
     """
     if not isinstance(value, dict):
         return _scalar(value)
@@ -560,7 +561,38 @@ def resolve(template: Template, value: Any, refs: dict[str, str]) -> str:
     if key == "Fn::Join":
         delimiter, items = arg
         return str(delimiter).join(resolve(template, item, refs) for item in items)
+    if key == "Fn::If":
+        name, when_true, when_false = arg
+        # only the branch taken is resolved (the other may name a resource that is not there)
+        return resolve(template, when_true if condition(template, name, refs) else when_false, refs)
     raise ValueError(f"intrinsic {key} is not supported here")
+
+
+def condition(template: Template, name: str, refs: dict[str, str]) -> bool:
+    """Whether the template's condition `name` holds, parameters taken from refs or their
+    defaults (``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Condition``)."""
+    conditions = template.get("Conditions", {})
+    if name not in conditions:
+        raise KeyError(f"no condition {name!r} in the template")
+    return _holds(template, conditions[name], refs)
+
+
+def _holds(template: Template, value: Any, refs: dict[str, str]) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        raise ValueError(f"not a condition: {value!r}")
+    ((key, arg),) = value.items()
+    if key == "Fn::Equals":
+        first, second = (resolve(template, item, refs) for item in arg)
+        return first == second
+    if key == "Fn::Not":
+        return not _holds(template, arg[0], refs)
+    if key == "Fn::And":
+        return all(_holds(template, item, refs) for item in arg)
+    if key == "Fn::Or":
+        return any(_holds(template, item, refs) for item in arg)
+    if key == "Condition":
+        return condition(template, str(arg), refs)
+    raise ValueError(f"condition function {key} is not supported here")
 
 
 def function_environment(

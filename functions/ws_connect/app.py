@@ -9,6 +9,10 @@ from presence import sessions, ws
 def lambda_handler(event: dict[str, Any]) -> dict[str, Any]:
     request = ws.authenticate_connect(event)
     sessions.on_connect(
-        request.user_id, ws.connection_id(event), request.platform, request.sig_expires_at
+        request.user_id,
+        ws.connection_id(event),
+        request.platform,
+        request.sig_expires_at,
+        request.client_ip,
     )
     return ws.answer(200)

@@ -202,7 +202,12 @@ export interface TIMStatic {
 
 declare const TIM: TIMStatic;
 export default TIM;
-export { TIM };
+/** `TencentCloudChat` (Tencent's current Web SDK name, @tencentcloud/chat 3.x) is `TIM`: one
+ * object, three names (the default export, `TIM`, `TencentCloudChat`). */
+export { TIM, TIM as TencentCloudChat };
+/** The names @tencentcloud/chat code uses for the instance and the namespace's type. */
+export type ChatSDK = SDK;
+export type TencentCloudChatStatic = TIMStatic;
 export declare const EVENT: EventMap;
 export declare const TYPES: TypesMap;
 export declare const ERROR_CODE: ErrorCodeMap;

@@ -5,6 +5,10 @@
 // unsubscribeUserStatus, on/off, TIM.EVENT and TIM.TYPES. No dependencies: it uses the
 // platform's fetch and WebSocket (or the ones passed to TIM.create, e.g. the `ws` package in
 // Node before 22).
+//
+// The same object is exported as `TencentCloudChat`, the name of Tencent's current Web SDK
+// (@tencentcloud/chat 3.x), so code written for it runs with only the import and create's URLs
+// changed: `TencentCloudChat.create({SDKAppID, httpUrl, wsUrl})`, `TencentCloudChat.EVENT.*`.
 
 const VERSION = '0.1.0';
 
@@ -771,5 +775,9 @@ const TIM = Object.freeze({
   VERSION,
 });
 
+/** Tencent's current name for the same object (@tencentcloud/chat 3.x): one object, three names
+ * (the default export, `TIM` and `TencentCloudChat`). */
+const TencentCloudChat = TIM;
+
 export default TIM;
-export { TIM, EVENT, TYPES, ERROR_CODE, TIMError, VERSION };
+export { TIM, TencentCloudChat, EVENT, TYPES, ERROR_CODE, TIMError, VERSION };

@@ -1,10 +1,13 @@
-"""The JavaScript examples of the reference guide run unchanged in a page against the Web SDK.
+"""The JavaScript examples of the reference guide run unchanged in a page against the Web SDK,
+both as the guide writes them (tim-js-sdk 2.x: `tim`, `TIM`) and as Tencent's current guide
+writes them (@tencentcloud/chat 3.x: `chat`, `TencentCloudChat`; API.md section 9).
 
 The examples are in assets/seed_examples.js, copied verbatim from the guide (checked below when
-the team's shared/ folder is beside the repository). They assume `tim`, `TIM` and `myUserID` in
-scope and report only through console.log / console.warn, so the page records those, and a
-recording stand-in for `tim` (a Proxy that forwards every call) lets the test wait for the
-promises the examples start.
+the team's shared/ folder is beside the repository), and in assets/seed_examples_tencentcloudchat
+.js, the same with `tim.` -> `chat.` and `TIM.` -> `TencentCloudChat.` (checked below). They
+assume the SDK instance, its namespace and `myUserID` in scope and report only through
+console.log / console.warn, so the page records those, and a recording stand-in for the instance
+(a Proxy that forwards every call) lets the test wait for the promises the examples start.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page
 
 ASSET = Path(__file__).parent / "assets" / "seed_examples.js"
+CHAT_ASSET = Path(__file__).parent / "assets" / "seed_examples_tencentcloudchat.js"
 GUIDE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "000_94c73de9f99d46cd.txt"
 
-SETUP = """async ({ myUserID, userSig }) => {
-  const { default: TIM } = await import('/sdk/index.js');
+# `name`: the export the page's code uses ("default" for `import TIM from`, "TencentCloudChat"
+# for `import { TencentCloudChat } from`); both must be the one object.
+SETUP = """async ({ myUserID, userSig, name }) => {
+  const sdk = await import('/sdk/index.js');
+  if (sdk.default !== sdk.TIM || sdk.TencentCloudChat !== sdk.TIM) {
+    throw new Error('TIM, TencentCloudChat and the default export are not one object');
+  }
+  const namespace = sdk[name]; // TIM, or TencentCloudChat
   const config = await (await fetch('/config.json')).json();
   const record = { logs: [], warns: [], calls: [] };
   for (const level of ['log', 'warn']) {
@@ -36,10 +46,10 @@ SETUP = """async ({ myUserID, userSig }) => {
       original(...args);
     };
   }
-  const real = TIM.create({ SDKAppID: config.SDKAppID, httpUrl: config.httpUrl,
-                            wsUrl: config.wsUrl, platform: 'web' });
+  const real = namespace.create({ SDKAppID: config.SDKAppID, httpUrl: config.httpUrl,
+                                  wsUrl: config.wsUrl, platform: 'web' });
   await real.login({ userID: myUserID, userSig });
-  const tim = new Proxy(real, { get(target, key) {
+  const instance = new Proxy(real, { get(target, key) {
     const value = target[key];
     if (typeof value !== 'function') return value;
     return (...args) => {
@@ -50,13 +60,15 @@ SETUP = """async ({ myUserID, userSig }) => {
       return result;
     };
   } });
-  Object.assign(window, { seedRecord: record, seedTim: tim, seedTIM: TIM, seedUser: myUserID });
+  Object.assign(window, {
+    seedRecord: record, seedTim: instance, seedTIM: namespace, seedUser: myUserID,
+  });
 }"""
 
-RUN = """async (name) => {
+RUN = """async ([examples, name]) => {
   const record = window.seedRecord;
   const before = record.calls.length;
-  window.seedExamples[name](window.seedTim, window.seedTIM, window.seedUser);
+  window[examples][name](window.seedTim, window.seedTIM, window.seedUser);
   const outcomes = await Promise.all(record.calls.slice(before));
   await new Promise((resolve) => setTimeout(resolve, 0)); // the examples' own .then callbacks
   return outcomes;
@@ -69,9 +81,14 @@ def guide_examples() -> list[str]:
     return [b for b in blocks if "promise" in b or "tim.on(" in b]
 
 
-def asset_examples() -> dict[str, str]:
-    text = ASSET.read_text(encoding="utf-8")
+def asset_examples(path: Path = ASSET) -> dict[str, str]:
+    text = path.read_text(encoding="utf-8")
     return dict(re.findall(r"// BEGIN (\w+)\n(.*?)\n// END \1\n", text, re.S))
+
+
+def as_tencent_cloud_chat(example: str) -> str:
+    """An example as Tencent's current guide writes it (@tencentcloud/chat 3.x)."""
+    return re.sub(r"\bTIM\.", "TencentCloudChat.", re.sub(r"\btim\.", "chat.", example))
 
 
 def test_the_asset_holds_the_guide_examples_verbatim() -> None:
@@ -90,15 +107,44 @@ def test_the_asset_holds_the_guide_examples_verbatim() -> None:
     assert ours == guide
 
 
+def test_the_tencent_cloud_chat_asset_is_the_seed_examples_rewritten() -> None:
+    seed, chat = asset_examples(ASSET), asset_examples(CHAT_ASSET)
+    assert chat == {name: as_tencent_cloud_chat(body) for name, body in seed.items()}
+    for body in chat.values():
+        assert not re.search(r"\b(tim|TIM)\.", body)
+        assert "chat." in body or "TencentCloudChat." in body
+
+
 def test_seed_examples_run_unchanged(demo: DemoRuntime, new_page: Callable[..., Page]) -> None:
+    run_examples(demo, new_page, ASSET, "seedExamples", "default", "seed-me", "listening to music")
+
+
+def test_seed_examples_run_as_tencents_current_docs_write_them(
+    demo: DemoRuntime, new_page: Callable[..., Page]
+) -> None:
+    """`import { TencentCloudChat } from ...; const chat = TencentCloudChat.create(...)`, then
+    the guide's examples with `chat.` and `TencentCloudChat.` (API.md section 9)."""
+    run_examples(
+        demo, new_page, CHAT_ASSET, "chatExamples", "TencentCloudChat", "chat-me", "in a call"
+    )
+
+
+def run_examples(
+    demo: DemoRuntime,
+    new_page: Callable[..., Page],
+    asset: Path,
+    examples: str,
+    export: str,
+    me: str,
+    user1_status: str,
+) -> None:
     page = new_page()
     page.goto(f"{demo.demo_url}/")
-    page.add_script_tag(path=str(ASSET))
-    me = "seed-me"
-    page.evaluate(SETUP, {"myUserID": me, "userSig": demo.user_sig(me)})
+    page.add_script_tag(path=str(asset))
+    page.evaluate(SETUP, {"myUserID": me, "userSig": demo.user_sig(me), "name": export})
 
     def run(name: str) -> list[Any]:
-        return list(page.evaluate(RUN, name))
+        return list(page.evaluate(RUN, [examples, name]))
 
     def record() -> dict[str, list[Any]]:
         return dict(page.evaluate("window.seedRecord"))
@@ -120,13 +166,13 @@ def test_seed_examples_run_unchanged(demo: DemoRuntime, new_page: Callable[..., 
     assert run("subscribeUserStatus") == ["ok"]
 
     # user1 changes: the guide's USER_STATUS_UPDATED listener logs event.data
-    demo.call("user1", "setSelfStatus", {"customStatus": "listening to music"})
+    demo.call("user1", "setSelfStatus", {"customStatus": user1_status})
 
     def pushed() -> bool:
         return any(
             isinstance(args[0], list)
             and any(
-                s.get("userID") == "user1" and s.get("customStatus") == "listening to music"
+                s.get("userID") == "user1" and s.get("customStatus") == user1_status
                 for s in args[0]
             )
             for args in record()["logs"]

@@ -43,6 +43,12 @@ FUNCTIONS = {
         "/v1/admin/queryOnlineStatus",
     ),
     "admin_kick_user": ("AdminKickUserFunction", "/v1/admin/kickUser"),
+    # Tencent's REST API (API.md section 10)
+    "tencent_query_online_status": (
+        "TencentQueryOnlineStatusFunction",
+        "/v4/openim/query_online_status",
+    ),
+    "tencent_kick": ("TencentKickFunction", "/v4/im_open_login_svc/kick"),
 }
 # route key -> (dir, logical id, two-way)
 WS_FUNCTIONS = {
@@ -55,6 +61,7 @@ OTHER_FUNCTIONS = {
     "status_fanout": "StatusFanoutFunction",
     "status_delivery": "StatusDeliveryFunction",
     "status_timers": "StatusTimersFunction",
+    "state_change_callback": "StateChangeCallbackFunction",
 }
 ALL_FUNCTIONS = {
     **{code_dir: logical_id for code_dir, (logical_id, _) in FUNCTIONS.items()},
@@ -75,6 +82,8 @@ QUEUES = [
     "FanoutFailureQueue",
     "DeliveryQueue",
     "DeliveryDeadLetterQueue",
+    "StateChangeCallbackQueue",
+    "StateChangeCallbackDeadLetterQueue",
 ]
 DELIVERY_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-DeliveryQueue.fifo"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:usersig-AbCdEf"
@@ -85,6 +94,8 @@ SCHEDULE_GROUP = "presence-timers"
 EVENT_BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/presence-status-events"
 SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/presence-TimersSchedulerRole"
 SCHEDULES_ARN = f"arn:aws:scheduler:us-east-1:123456789012:schedule/{SCHEDULE_GROUP}/*"
+CALLBACKS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/presence-StateChangeCallbackQueue"
+TOKEN_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:callback-token-AbCdEf"
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +110,7 @@ def refs() -> dict[str, str]:
         "TimersQueue": TIMERS_URL,
         "TimersQueue.Arn": "arn:aws:sqs:us-east-1:123456789012:TimersQueue",
         "DeliveryQueue": DELIVERY_URL,
+        "StateChangeCallbackQueue": CALLBACKS_URL,
         "StatusEventBus": "presence-status-events",
         "WebSocketApi": API_ID,
         "TimersScheduleGroup": SCHEDULE_GROUP,
@@ -106,10 +118,19 @@ def refs() -> dict[str, str]:
     }
 
 
-def statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
-    """The function's inline policy statements, with Action and Resource always lists."""
+def statements(
+    template: Template, logical_id: str, conditions: dict[str, bool] | None = None
+) -> list[dict[str, Any]]:
+    """The function's inline policy statements, with Action and Resource always lists; a policy
+    under `Fn::If` counts when its condition holds in `conditions` (default: does not)."""
     out: list[dict[str, Any]] = []
-    for policy in template["Resources"][logical_id]["Properties"].get("Policies", []):
+    for entry in template["Resources"][logical_id]["Properties"].get("Policies", []):
+        policy = entry
+        if isinstance(entry, dict) and "Fn::If" in entry:
+            name, when_true, when_false = entry["Fn::If"]
+            policy = when_true if (conditions or {}).get(name, False) else when_false
+            if policy == {"Ref": "AWS::NoValue"}:
+                continue
         assert isinstance(policy, dict), f"{logical_id}: only inline statements"
         for statement in policy["Statement"]:
             action, resource = statement["Action"], statement["Resource"]
@@ -123,9 +144,11 @@ def statements(template: Template, logical_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
-    """(action, resource) pairs the function's inline policies allow, resources resolved."""
+def grants(template: Template, logical_id: str, *, token: bool = False) -> set[tuple[str, str]]:
+    """(action, resource) pairs the function's inline policies allow, resources resolved;
+    `token`: as deployed with a StateChangeCallbackToken (condition HasCallbackToken)."""
     resolved = {
+        "StateChangeCallbackTokenSecret": TOKEN_SECRET_ARN,
         **refs(),
         **{f"{t}.Arn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{t}" for t in TABLES},
         **{f"{q}.Arn": f"arn:aws:sqs:us-east-1:123456789012:{q}" for q in QUEUES},
@@ -134,7 +157,7 @@ def grants(template: Template, logical_id: str) -> set[tuple[str, str]]:
     }
     return {
         (action, resolve(template, resource, resolved))
-        for statement in statements(template, logical_id)
+        for statement in statements(template, logical_id, {"HasCallbackToken": token})
         if statement["Effect"] == "Allow"
         for action in statement["Action"]
         for resource in statement["Resource"]
@@ -193,7 +216,14 @@ def test_every_function_has_a_sample_event(template: Template) -> None:
         assert event["requestContext"]["http"]["method"] == route.method
         assert event["requestContext"]["http"]["path"] == route.path
         assert event["requestContext"]["stage"] == "$default"
-        assert event["headers"]["authorization"].startswith("Bearer ")
+        if route.path.startswith("/v4/"):
+            # Tencent's REST conventions: the admin's UserSig in the query string
+            query = event["queryStringParameters"]
+            assert set(query) == {"sdkappid", "identifier", "usersig", "random", "contenttype"}
+            assert event["rawQueryString"] == "&".join(f"{k}={v}" for k, v in query.items())
+            assert "authorization" not in event["headers"]
+        else:
+            assert event["headers"]["authorization"].startswith("Bearer ")
         assert isinstance(json.loads(event["body"]), dict)
         assert event["isBase64Encoded"] is False
 
@@ -265,6 +295,9 @@ def test_every_function_environment_resolves(template: Template) -> None:
             "DELIVERY_QUEUE_URL": DELIVERY_URL,
             "STATUS_EVENT_BUS": "presence-status-events",
             "LIVENESS_TIMEOUT_SECONDS": "90",
+            "STATE_CHANGE_CALLBACK_URL": "",
+            "STATE_CHANGE_CALLBACK_QUEUE_URL": CALLBACKS_URL,
+            "STATE_CHANGE_CALLBACK_TOKEN_SECRET": "",
             "WS_MANAGEMENT_ENDPOINT": f"https://{API_ID}.execute-api.us-east-1.amazonaws.com/prod",
         }
         leftovers = [v for v in env.values() if re.search(r"\$\{|Fn::|'Ref'", v)]
@@ -284,6 +317,37 @@ def test_environment_parameters_can_be_overridden(template: Template) -> None:
     assert env["WS_MANAGEMENT_ENDPOINT"] == (
         f"https://{API_ID}.execute-api.eu-west-1.amazonaws.com/dev"
     )
+
+
+def test_the_callback_parameters_reach_every_function(template: Template) -> None:
+    """The URL as given; the token's secret only when a token is given (Fn::If on the
+    HasCallbackToken condition), never the token itself."""
+    given = {
+        **refs(),
+        "StateChangeCallbackUrl": "https://backend.example.com/im/callback",
+        "StateChangeCallbackToken": "s3cr3t-token",
+        "StateChangeCallbackTokenSecret": TOKEN_SECRET_ARN,
+    }
+    env = function_environment(template, "StateChangeCallbackFunction", given)
+    assert env["STATE_CHANGE_CALLBACK_URL"] == "https://backend.example.com/im/callback"
+    assert env["STATE_CHANGE_CALLBACK_TOKEN_SECRET"] == TOKEN_SECRET_ARN
+    assert "s3cr3t-token" not in json.dumps(env)
+    unsigned = function_environment(template, "StatusFanoutFunction", refs())
+    assert unsigned["STATE_CHANGE_CALLBACK_TOKEN_SECRET"] == ""
+    token = template["Parameters"]["StateChangeCallbackToken"]
+    assert token["NoEcho"] is True and token["Default"] == ""
+    secret = template["Resources"]["StateChangeCallbackTokenSecret"]
+    assert secret["Condition"] == "HasCallbackToken"
+    assert secret["Properties"]["SecretString"] == {"Ref": "StateChangeCallbackToken"}
+
+
+def test_conditions_resolve_from_parameters(template: Template) -> None:
+    value = {"Fn::If": ["HasCallbackToken", "yes", "no"]}
+    assert resolve(template, value, {}) == "no"
+    assert resolve(template, value, {"StateChangeCallbackToken": "t"}) == "yes"
+    assert resolve(template, {"Fn::If": ["HasAlarmTopic", "a", "b"]}, {"AlarmTopicArn": "x"}) == "a"
+    with pytest.raises(KeyError, match="NoSuchCondition"):
+        resolve(template, {"Fn::If": ["NoSuchCondition", "a", "b"]}, {})
 
 
 def test_missing_reference_is_an_error(template: Template) -> None:
@@ -647,7 +711,16 @@ def test_fanout_and_timers_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:GetItem", settings),
         ("sqs:SendMessage", queue_arn("DeliveryQueue")),
         ("events:PutEvents", EVENT_BUS_ARN),
+        ("sqs:SendMessage", queue_arn("StateChangeCallbackQueue")),
         ("execute-api:ManageConnections", WS_API_ARN),
+    }
+    # posts to the app backend's URL: its own queue's backoff, and the token when there is one
+    assert grants(template, "StateChangeCallbackFunction") == {
+        ("sqs:ChangeMessageVisibility", queue_arn("StateChangeCallbackQueue"))
+    }
+    assert grants(template, "StateChangeCallbackFunction", token=True) == {
+        ("sqs:ChangeMessageVisibility", queue_arn("StateChangeCallbackQueue")),
+        ("secretsmanager:GetSecretValue", TOKEN_SECRET_ARN),
     }
     assert grants(template, "StatusDeliveryFunction") == {
         ("dynamodb:BatchGetItem", status),
@@ -763,6 +836,11 @@ def test_admin_functions_get_only_what_they_need(template: Template) -> None:
         ("dynamodb:UpdateItem", table_arn("StatusTable")),
         ("execute-api:ManageConnections", WS_API_ARN),
     }
+    # Tencent's REST routes need what the admin routes they mirror need, nothing more
+    assert grants(template, "TencentQueryOnlineStatusFunction") == grants(
+        template, "AdminQueryOnlineStatusFunction"
+    )
+    assert grants(template, "TencentKickFunction") == grants(template, "AdminKickUserFunction")
 
 
 def test_alarms_watch_dead_letters_lag_errors_and_faults(template: Template) -> None:
@@ -774,13 +852,21 @@ def test_alarms_watch_dead_letters_lag_errors_and_faults(template: Template) -> 
     watched = {
         (props["MetricName"], str(props["Dimensions"][0]["Value"])) for props in alarms.values()
     }
-    for queue in ("TimersDeadLetterQueue", "DeliveryDeadLetterQueue", "FanoutFailureQueue"):
+    for queue in (
+        "TimersDeadLetterQueue",
+        "DeliveryDeadLetterQueue",
+        "FanoutFailureQueue",
+        "StateChangeCallbackDeadLetterQueue",
+    ):
         attribute = {"Fn::GetAtt": [queue, "QueueName"]}
         assert ("ApproximateNumberOfMessagesVisible", str(attribute)) in watched, queue
     for function in ("StatusFanoutFunction", "StatusDeliveryFunction", "StatusTimersFunction"):
         for metric in ("Errors", "Throttles"):
             assert (metric, str({"Ref": function})) in watched, (function, metric)
     assert ("IteratorAge", str({"Ref": "StatusFanoutFunction"})) in watched
+    assert ("Errors", str({"Ref": "StateChangeCallbackFunction"})) in watched
+    callbacks = str({"Fn::GetAtt": ["StateChangeCallbackQueue", "QueueName"]})
+    assert ("ApproximateAgeOfOldestMessage", callbacks) in watched  # a callee refusing them
     assert ("5xx", str({"Ref": "HttpApi"})) in watched
     for props in alarms.values():
         # every alarm notifies the topic when one is given, and nobody otherwise

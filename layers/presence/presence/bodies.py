@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, StrictStr
 
 
 class RequestBody(BaseModel):
@@ -54,3 +54,19 @@ class QueryOnlineStatusBody(UserIDListBody):
 
 class KickUserBody(RequestBody):
     userID: StrictStr
+
+
+# --- Tencent's REST API (API.md section 10): Tencent's field names --------------------------
+
+
+class TencentQueryOnlineStatusBody(RequestBody):
+    # Entries are checked one by one: an invalid userID is an ErrorList entry (70107), an
+    # entry that is not a string at all a malformed request (6017). Tencent's IsReturnInstid
+    # and other fields are ignored.
+    To_Account: list[StrictStr] = Field(min_length=1, max_length=500)
+    IsNeedDetail: StrictInt = Field(default=0, ge=0, le=1)
+    IsReturnCustomStatus: StrictInt = Field(default=0, ge=0, le=1)
+
+
+class TencentKickBody(RequestBody):
+    UserID: StrictStr

@@ -87,6 +87,24 @@ def status_event_bus() -> str:
     return _require("STATUS_EVENT_BUS")
 
 
+# --- State.StateChange callbacks (API.md section 10): stack parameters StateChangeCallbackUrl
+# and StateChangeCallbackToken (the token in a secret of its own); none when the URL is empty
+
+
+def state_change_callback_url() -> str:
+    """The app backend's callback URL; "" when callbacks are off."""
+    return os.environ.get("STATE_CHANGE_CALLBACK_URL", "").strip()
+
+
+def callbacks_queue_url() -> str:
+    return _require("STATE_CHANGE_CALLBACK_QUEUE_URL")
+
+
+def callback_token_secret_arn() -> str:
+    """The secret holding the callback's token; "" when no token is configured."""
+    return os.environ.get("STATE_CHANGE_CALLBACK_TOKEN_SECRET", "").strip()
+
+
 # --- liveness (API.md section 6): fixed per deployment (stack parameter LivenessTimeoutSeconds)
 
 HEARTBEAT_WHEN_OFF_SECONDS = 540  # inside API Gateway's 10-minute idle limit

@@ -8,7 +8,9 @@ source of pushes and of timers. A batch is handled in three phases:
    A record that cannot be parsed (poison) is reported in `batchItemFailures`; the rest go on.
 2. `schedule` sends the timers each record's change implies (lifecycle.followups); a record
    whose timers could not be queued is reported, so Lambda retries it. When the setting
-   statusChangeEvents is on, `events.publish` puts each change on the EventBridge bus.
+   statusChangeEvents is on, `events.publish` puts each change on the EventBridge bus; when the
+   stack has a State.StateChange callback URL, `callbacks.enqueue` queues each device event
+   for it (a record either could not send is retried the same way).
 3. `deliver` works out the pushes: only real changes (statusType or customStatus differ),
    coalesced per user (first old vs last new), and never a stale value: if the user's current
    item already holds something newer, that newest value is pushed instead ("Overtaken
@@ -57,7 +59,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import clock, delivery, events, lifecycle, settings, store
+from presence import callbacks, clock, delivery, events, lifecycle, settings, store
 from presence.delivery import Outcome, Recipient
 from presence.lifecycle import PresenceState
 from presence.models import StatusType
@@ -106,6 +108,7 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     unscheduled = schedule(changes)
     records = [events.Record(c.user_id, c.old, c.new, c.sequence_number) for c in changes]
     retried = unscheduled | events.publish(records, unscheduled)
+    retried |= callbacks.enqueue(records, retried)
     failed = retried | deliver(changes, retried)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
     failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=events.sequence_order)]

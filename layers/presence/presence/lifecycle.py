@@ -59,6 +59,10 @@ class Connection(NamedTuple):
     dropped_at: int | None = None  # dropped without logout; live until the grace ends
     sig_expires_at: int | None = None  # when the UserSig it was opened with expires
     timed_out: bool = False  # dropped because its device went silent (liveness), not closed
+    client_ip: str = ""  # the device's IP at $connect (the State.StateChange callback's ClientIP)
+    # closed by a newer login past maxConnectionsPerUser (multipleAccount): its leaving is told
+    # as that login's KickedDevice, not as a logout of its own (presence.callbacks)
+    evicted: bool = False
 
 
 @dataclass(frozen=True)

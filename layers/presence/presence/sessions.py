@@ -47,10 +47,16 @@ def apply(user_id: str, change: Change) -> Transition:
 
 
 def on_connect(
-    user_id: str, connection_id: str, platform: str, sig_expires_at: int | None = None
+    user_id: str,
+    connection_id: str,
+    platform: str,
+    sig_expires_at: int | None = None,
+    client_ip: str = "",
 ) -> PresenceState:
     """$connect: the user is ONLINE on this device. Past `maxConnectionsPerUser` live
     connections, the oldest are closed (kickedOut multipleAccount); the status stays ONLINE.
+    Each one closed is marked first (store.mark_evicted): the State.StateChange callback tells
+    it as this login's KickedDevice, not as a logout (presence.callbacks).
 
     If anything fails after the connection was stored, it is forgotten again before the error
     goes back to API Gateway (which then refuses the handshake); if the function dies before
@@ -58,7 +64,7 @@ def on_connect(
     """
     now = clock.now_ms()
     store.put_connection(connection_id, user_id, platform, now)
-    conn = Connection(platform, now, sig_expires_at=sig_expires_at)
+    conn = Connection(platform, now, sig_expires_at=sig_expires_at, client_ip=client_ip)
     try:
         state = store.add_connection(user_id, connection_id, conn)
         current = settings.current()
@@ -67,6 +73,7 @@ def on_connect(
             : max(0, len(live) - current.maxConnectionsPerUser)
         ]
         if excess:
+            store.mark_evicted(user_id, excess)
             _close(excess, MULTIPLE_ACCOUNT)
             apply(user_id, lambda state, at, timing: _log_out_all(state, excess, at, timing))
     except Exception:

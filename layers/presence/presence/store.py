@@ -259,7 +259,8 @@ def put_settings_item(overrides: dict[str, Any], *, expected_version: int | None
 # One item per user in the Status table; every status change is one conditional write to it, and
 # its stream is the only source of pushes. Attributes (times in epoch ms):
 #   userID, statusType, customStatus, customStatusSetAt,
-#   conns       {connectionId: {platform, connectedAt, droppedAt?, sigExpiresAt?, timedOut?}}
+#   conns       {connectionId: {platform, connectedAt, droppedAt?, sigExpiresAt?, timedOut?,
+#                                 clientIP?, evicted?}}
 #   background  {platform: until}          native apps logged in but not connected (OFFLINE)
 #   notOnlineSince, version                last time the user stopped being ONLINE; write counter
 #   closing     {connectionId}             connections a kick is still closing (string set)
@@ -299,6 +300,8 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
             dropped_at=_number(value["M"], "droppedAt"),
             sig_expires_at=_number(value["M"], "sigExpiresAt"),
             timed_out=value["M"].get("timedOut", {}).get("BOOL", False),
+            client_ip=value["M"].get("clientIP", {}).get("S", ""),
+            evicted=value["M"].get("evicted", {}).get("BOOL", False),
         )
         for connection_id, value in item.get("conns", {}).get("M", {}).items()
     }
@@ -331,6 +334,10 @@ def _connection_value(conn: Connection) -> dict[str, Any]:
         entry["sigExpiresAt"] = {"N": str(conn.sig_expires_at)}
     if conn.timed_out:
         entry["timedOut"] = {"BOOL": True}
+    if conn.client_ip:
+        entry["clientIP"] = {"S": conn.client_ip}
+    if conn.evicted:
+        entry["evicted"] = {"BOOL": True}
     return {"M": entry}
 
 
@@ -824,6 +831,62 @@ def put_events(entries: Sequence[dict[str, Any]]) -> int | None:
     return next(
         i for i, result in enumerate(response.get("Entries", [])) if result.get("ErrorCode")
     )
+
+
+# --- State.StateChange callbacks (presence.callbacks; API.md section 10) -----------------------
+
+
+def mark_evicted(user_id: str, connection_ids: Iterable[str]) -> None:
+    """Note on each connection's entry that a newer login is closing it (multipleAccount), before
+    it is closed: whatever then removes it (the logout that follows, or its $disconnect) is told
+    as that login's KickedDevice, not as a callback of its own.
+
+    Not a status change: `version` is not bumped (no conditional writer or queued delivery job is
+    disturbed); a lifecycle write that read the item just before may write the entry back
+    without the mark, and then that device's logout is told as well. A connection already gone
+    is skipped."""
+    for connection_id in connection_ids:
+        _conditional_update(
+            Key={"userID": {"S": user_id}},
+            UpdateExpression="SET conns.#cid.evicted = :yes",
+            ConditionExpression="attribute_exists(conns.#cid)",
+            ExpressionAttributeNames={"#cid": connection_id},
+            ExpressionAttributeValues={":yes": {"BOOL": True}},
+        )
+
+
+def send_callbacks(bodies: Sequence[str]) -> int | None:
+    """Queue callback messages, 10 per SendMessageBatch, in order; the index of the first one
+    that was not queued (None: all were)."""
+    for start in range(0, len(bodies), 10):
+        chunk = bodies[start : start + 10]
+        response = sqs().send_message_batch(
+            QueueUrl=config.callbacks_queue_url(),
+            Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
+        )
+        failed = sorted(int(entry["Id"]) for entry in response.get("Failed", []))
+        if failed:
+            return start + failed[0]
+    return None
+
+
+def retry_callback_in(receipt_handle: str, seconds: int) -> None:
+    """Make a callback message that was not delivered visible again `seconds` from now (its
+    backoff); the consumer then reports it failed, so SQS keeps it."""
+    sqs().change_message_visibility(
+        QueueUrl=config.callbacks_queue_url(),
+        ReceiptHandle=receipt_handle,
+        VisibilityTimeout=seconds,
+    )
+
+
+def callback_token() -> str:
+    """The callback's authentication token (its secret's current value, cached like the UserSig
+    key); "" when the deployment has none."""
+    arn = config.callback_token_secret_arn()
+    if not arn:
+        return ""
+    return _secret_version(arn, _CURRENT, _secret_clock()) or ""
 
 
 # --- rate limits --------------------------------------------------------------------------------

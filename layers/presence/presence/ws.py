@@ -64,6 +64,7 @@ class ConnectRequest(NamedTuple):
     user_id: str
     platform: str
     sig_expires_at: int  # epoch ms: TLS.time + TLS.expire of the UserSig it was opened with
+    client_ip: str = ""  # the device's address as API Gateway saw it (identity.sourceIp)
 
 
 def authenticate_connect(event: dict[str, Any]) -> ConnectRequest:
@@ -91,7 +92,10 @@ def authenticate_connect(event: dict[str, Any]) -> ConnectRequest:
             f"platform {platform!r} is not one of {', '.join(sorted(PLATFORMS))}",
         )
     sig = auth.decode_user_sig(query["userSig"])  # verified above: decodes
-    return ConnectRequest(user_id, platform, (sig.time + sig.expire) * 1000)
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    source_ip = identity.get("sourceIp")
+    client_ip = source_ip[:64] if isinstance(source_ip, str) else ""
+    return ConnectRequest(user_id, platform, (sig.time + sig.expire) * 1000, client_ip)
 
 
 def error_frame(message: str) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
 
-import TIM, { TIMError } from '../index.js';
+import TIM, { TIM as NamedTIM, TIMError, TencentCloudChat } from '../index.js';
 import { FakeServer, fakeFetch, sleep, status, until } from './fakes.js';
 
 const HTTP = 'http://presence.test';
@@ -69,6 +69,32 @@ describe('TIM.EVENT and TIM.TYPES', () => {
       KICKED_OUT_REST_API: 'REST_API_Kick',
     });
     assert.ok(Object.isFrozen(TIM.EVENT) && Object.isFrozen(TIM.TYPES));
+  });
+});
+
+describe('TencentCloudChat (@tencentcloud/chat 3.x name)', () => {
+  it('is the same object as TIM and the default export', () => {
+    assert.equal(TencentCloudChat, TIM);
+    assert.equal(NamedTIM, TIM);
+    assert.equal(TencentCloudChat.EVENT, TIM.EVENT);
+    assert.equal(TencentCloudChat.TYPES.USER_STATUS_ONLINE, 1);
+    assert.equal(typeof TencentCloudChat.create, 'function');
+  });
+
+  it('creates an SDK that logs in and sets a status, as `chat` in Tencent\'s current docs', async () => {
+    const server = new FakeServer();
+    const fetch = fakeFetch({ setSelfStatus: (body) => status('alice', 1, body.customStatus) });
+    const chat = TencentCloudChat.create({
+      SDKAppID: 1400000000, httpUrl: HTTP, wsUrl: WS, WebSocket: server.WebSocket, fetch,
+    });
+    created.push(chat);
+    const ready = [];
+    chat.on(TencentCloudChat.EVENT.SDK_READY, (event) => ready.push(event.name));
+    await chat.login({ userID: 'alice', userSig: 'sig-alice' });
+    const { data } = await chat.setSelfStatus({ customStatus: 'xxx' });
+    assert.equal(data.customStatus, 'xxx');
+    await until(() => ready.length === 1, 500, 'SDK_READY');
+    assert.deepEqual(ready, [TencentCloudChat.EVENT.SDK_READY]);
   });
 });
 

@@ -1,4 +1,5 @@
-// index.d.ts, compiled with the committed TypeScript devDependency (`npm ci`): see types/usage.ts.
+// index.d.ts, compiled with the committed TypeScript devDependency (`npm ci`): see types/usage.ts
+// (tim-js-sdk's names) and types/tencentcloudchat.ts (@tencentcloud/chat's).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
