@@ -10,9 +10,15 @@ by kind, invocations, DynamoDB requests by operation, each invocation's CPU time
 every connection's frames (misses and duplicates must be 0).
 
 Projected to AWS, with the method stated in the output: CPU is proportional to memory (1,769 MB
-= 1 vCPU; the stream consumer has 512 MB, the delivery function 1,024 MB), a post costs
-POST_CPU_MS of client CPU (measured here: TOOLING.md), at most 16 delivery invocations run at
-once (one per message group), and @connections is throttled at the account's 10,000 requests/s.
+= 1 vCPU; the stream consumer has 512 MB, the delivery function 1,024 MB), a post costs the lean
+path's CPU (bench/post_cpu.py's measurement, over TLS: presence.poster), at most 16 delivery
+invocations run at once (one per message group), and @connections is throttled at the account's
+10,000 requests/s. Added in front: Lambda's read of the Status stream, which polls each shard 4
+times a second (AWS Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB": "AWS Lambda
+polls the stream at a rate of 4 times per second"), so a record waits up to 250 ms; DynamoDB's
+own delay before a record is in the stream is documented only as "near-real time" and is not
+counted. Also projected: the first recipient's latency, and the same change with the account's
+@connections quota raised (Service Quotas) and the delivery at 1,769 MB x 32.
 
 Run: PYTHONPATH=layers/presence:. .venv/bin/python -m bench.delivery_scale
      [--connections 20000]     writes bench/results/delivery_scale.json
@@ -32,10 +38,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "delivery_scale.json"
 
-POST_CPU_MS = 1.0  # one boto3 post_to_connection, client side (TOOLING.md: 0.9-1.0 ms)
 VCPU = {"StatusFanoutFunction": 512 / 1769, "StatusDeliveryFunction": 1024 / 1769}
 DELIVERY_CONCURRENCY = 16
 ACCOUNT_POSTS_PER_SECOND = 10_000
+STREAM_POLL_MS = 250  # Lambda polls a DynamoDB stream shard 4 times a second (worst case wait)
+RAISED_POSTS_PER_SECOND = 32_000  # a Service Quotas increase of API Gateway's account throttle
+RAISED_CONCURRENCY, RAISED_VCPU = 32, 1.0  # MaximumConcurrency 32 at 1,769 MB
+
+
+def post_cpu_ms() -> float:
+    """The lean post path's CPU per post (bench/post_cpu.py, 8 client threads, median); the
+    boto3 figure of TOOLING.md (1.0 ms) if that benchmark has not run."""
+    path = ROOT / "bench" / "results" / "post_cpu.json"
+    if not path.exists():
+        return 1.0
+    measured = json.loads(path.read_text())["cpu_ms_per_post"]["lean"]["8"]["median"]
+    return float(measured)
+
+
 AWS_CALL_MS = 10  # a DynamoDB or SQS call's latency from Lambda (assumed, typical)
 QUEUE_HOP_MS = 100  # SQS FIFO -> Lambda event source pickup (assumed)
 
@@ -228,15 +248,25 @@ def project(
     the account's @connections throttle. Network waits are the assumed AWS_CALL_MS per call."""
     from presence import delivery
 
+    post_ms = post_cpu_ms()
     code_cpu = sum(i["cpu_s"] for i in invocations)
-    post_cpu = posts * POST_CPU_MS / 1000
+    post_cpu = posts * post_ms / 1000
     delivery_cpu = code_cpu + post_cpu
     pages = kinds.get("page", 0)
     per_page_s = (2 * AWS_CALL_MS + QUEUE_HOP_MS) / 1000  # Query, send the next page, the hop
     cpu_bound_s = delivery_cpu / (DELIVERY_CONCURRENCY * VCPU["StatusDeliveryFunction"])
     throttle_s = posts / ACCOUNT_POSTS_PER_SECOND
+    poll_s = STREAM_POLL_MS / 1000
     consumer_s = consumer_cpu / VCPU["StatusFanoutFunction"] + 4 * AWS_CALL_MS / 1000
-    total_s = consumer_s + max(cpu_bound_s, throttle_s, pages * per_page_s) + QUEUE_HOP_MS / 1000
+    hop_s = QUEUE_HOP_MS / 1000
+    total_s = poll_s + consumer_s + max(cpu_bound_s, throttle_s, pages * per_page_s) + hop_s
+    # the first recipient: the first post job's reads, then its first post
+    first_s = poll_s + consumer_s + hop_s + 2 * AWS_CALL_MS / 1000 + post_ms / 1000
+    raised_cpu_s = delivery_cpu / (RAISED_CONCURRENCY * RAISED_VCPU)
+    raised_throttle_s = posts / RAISED_POSTS_PER_SECOND
+    raised_s = (
+        poll_s + consumer_s + max(raised_cpu_s, raised_throttle_s, pages * per_page_s) + hop_s
+    )
     return {
         "connections": n,
         "posts": posts,
@@ -251,9 +281,20 @@ def project(
         "projected_throttle_bound_s": round(throttle_s, 2),
         "projected_page_chain_s": round(pages * per_page_s, 2),
         "projected_last_recipient_s": round(total_s, 2),
+        "projected_first_recipient_s": round(first_s, 2),
+        "post_cpu_ms": post_ms,
+        "stream_poll_s": poll_s,
+        "raised_quota": {
+            "posts_per_second": RAISED_POSTS_PER_SECOND,
+            "concurrency": RAISED_CONCURRENCY,
+            "memory_mb": 1769,
+            "projected_cpu_bound_s": round(raised_cpu_s, 2),
+            "projected_throttle_bound_s": round(raised_throttle_s, 2),
+            "projected_last_recipient_s": round(raised_s, 2),
+        },
         "method": (
-            f"consumer CPU / {VCPU['StatusFanoutFunction']:.3f} vCPU; delivery = max(CPU "
-            f"(code + {POST_CPU_MS} ms per post) / ({DELIVERY_CONCURRENCY} x "
+            f"stream poll {STREAM_POLL_MS} ms + consumer CPU / {VCPU['StatusFanoutFunction']:.3f} "
+            f"vCPU; delivery = max(CPU (code + {post_ms} ms per post) / ({DELIVERY_CONCURRENCY} x "
             f"{VCPU['StatusDeliveryFunction']:.3f} vCPU), posts / {ACCOUNT_POSTS_PER_SECOND}/s, "
             f"pages x ({2 * AWS_CALL_MS} ms calls + {QUEUE_HOP_MS} ms hop)) + one hop; "
             f"page size {delivery.PAGE_SIZE}, jobs of <= {delivery.JOB_MAX_CONNECTIONS}"
