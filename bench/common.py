@@ -62,3 +62,14 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(1, math.ceil(q / 100 * len(ordered)))
     return ordered[min(rank, len(ordered)) - 1]
+
+
+def post_cpu_ms() -> float:
+    """CPU per @connections post on the service's post path (presence.poster), as
+    bench/post_cpu.py measured it (8 client threads, median, over TLS); boto3's 1.0 ms
+    (TOOLING.md) if that benchmark has not run."""
+    path = RESULTS / "post_cpu.json"
+    if not path.exists():
+        return 1.0
+    measured = json.loads(path.read_text())["cpu_ms_per_post"]["lean"]["8"]["median"]
+    return float(measured)

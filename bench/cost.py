@@ -41,7 +41,7 @@ from typing import Any
 import boto3
 import pytest  # for MonkeyPatch: the shared World patches through one
 
-from bench.common import machine, utc_now, write_result
+from bench.common import machine, post_cpu_ms, utc_now, write_result
 from local import template as cfn
 from local.aws import NAME_PREFIX
 from local.harness import Api, World, handler_module, moto_account, routes, template
@@ -125,7 +125,7 @@ PRICE_NOTE = (
 
 BASE_MS = 10  # per invocation: handler, Powertools decorators, UserSig check, JSON
 PER_REQUEST_MS = 8  # per AWS request an invocation makes (DynamoDB, SQS, EventBridge, ...)
-POST_CPU_MS = 1.0  # one @connections post's client CPU at 1 vCPU (TOOLING.md: 0.9-1.0 ms)
+POST_CPU_MS = post_cpu_ms()  # one post's client CPU at 1 vCPU: the lean path, bench/post_cpu.py
 VCPU_MB = 1769  # Lambda: 1,769 MB is one vCPU, CPU proportional to memory
 SQS_CONSUMER_REQUESTS = 2  # per message: Lambda's poller receives it and deletes it (low traffic)
 ASSUMPTIONS = {
@@ -918,6 +918,8 @@ def report(result: dict[str, Any]) -> str:
         "",
         dominates(result),
         "",
+        pushes_line(),
+        "",
         "Prices (us-east-1, per unit):",
         "",
         "| price | unit | source |",
@@ -956,6 +958,18 @@ def report(result: dict[str, Any]) -> str:
                 f"${op['usd_per_million']:,.2f} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def pushes_line() -> str:
+    """What one push costs behind the API, from the post path's measured CPU."""
+    gb_s = POST_CPU_MS * VCPU_MB / 1024 / 1000  # CPU-bound: the same GB-s at any memory < 1 vCPU
+    usd = gb_s * PRICES["lambda_gb_s_arm64"]["usd"] * 1e6
+    return (
+        f"A push costs {POST_CPU_MS:g} ms of CPU on the service's post path (presence.poster, "
+        f"'CPU per @connections post' above; boto3's client took about 0.8 ms): {gb_s * 1e6:,.0f} "
+        f"GB-s of Lambda per million pushes, ${usd:.2f}, besides API Gateway's $1.00 per million "
+        "messages."
+    )
 
 
 def dominates(result: dict[str, Any]) -> str:

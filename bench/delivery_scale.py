@@ -35,6 +35,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.common import post_cpu_ms
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "delivery_scale.json"
 
@@ -44,16 +46,6 @@ ACCOUNT_POSTS_PER_SECOND = 10_000
 STREAM_POLL_MS = 250  # Lambda polls a DynamoDB stream shard 4 times a second (worst case wait)
 RAISED_POSTS_PER_SECOND = 32_000  # a Service Quotas increase of API Gateway's account throttle
 RAISED_CONCURRENCY, RAISED_VCPU = 32, 1.0  # MaximumConcurrency 32 at 1,769 MB
-
-
-def post_cpu_ms() -> float:
-    """The lean post path's CPU per post (bench/post_cpu.py, 8 client threads, median); the
-    boto3 figure of TOOLING.md (1.0 ms) if that benchmark has not run."""
-    path = ROOT / "bench" / "results" / "post_cpu.json"
-    if not path.exists():
-        return 1.0
-    measured = json.loads(path.read_text())["cpu_ms_per_post"]["lean"]["8"]["median"]
-    return float(measured)
 
 
 AWS_CALL_MS = 10  # a DynamoDB or SQS call's latency from Lambda (assumed, typical)
