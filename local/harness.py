@@ -33,6 +33,8 @@ from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import TLSSigAPIv2
 from botocore.config import Config
 from moto import mock_aws
@@ -77,6 +79,12 @@ def routes() -> dict[str, cfn.Route]:
     return {route.code_dir.name: route for route in cfn.http_routes(template())}
 
 
+@cache
+def _service_models() -> botocore.loaders.Loader:
+    """botocore's loader of service models and endpoint rules, shared by every account."""
+    return botocore.loaders.create_loader()
+
+
 @contextmanager
 def moto_account(secret_key: str = SECRET_KEY) -> Iterator[dict[str, str]]:
     """A fresh moto account with the template's resources and `secret_key` as the UserSig
@@ -88,6 +96,12 @@ def moto_account(secret_key: str = SECRET_KEY) -> Iterator[dict[str, str]]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     try:
         with mock_aws():
+            # mock_aws starts each account with a fresh default session, whose loader would read
+            # every client's service model from disk again (a fifth of a short test's time):
+            # the models are the same files, so one loader serves them all
+            session = botocore.session.get_session()
+            session.register_component("data_loader", _service_models())
+            boto3.setup_default_session(botocore_session=session)
             store.reset_clients()
             settings.clear_cache()
             tpl = template()

@@ -69,7 +69,9 @@ def sockets() -> ApiGatewayManagementApiClient:
 def _secrets() -> SecretsProvider:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-    return SecretsProvider(boto_config=_BOTO_CONFIG)
+    # (its client from boto3's default session: a session of its own would load and resolve
+    # every service model again, in each cold start)
+    return SecretsProvider(boto3_client=boto3.client("secretsmanager", config=_BOTO_CONFIG))
 
 
 def reset_clients() -> None:
