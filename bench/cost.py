@@ -46,7 +46,7 @@ from local import template as cfn
 from local.aws import NAME_PREFIX
 from local.harness import Api, World, handler_module, moto_account, routes, template
 from local.lambdas import specs
-from presence import settings, store
+from presence import messages, settings, store
 from presence.lifecycle import Connection, PresenceState, Timer, TimerKind
 from presence.models import StatusType
 
@@ -520,9 +520,7 @@ class Meter:
 
 
 def timer_of(body: str) -> Timer:
-    from presence import timers
-
-    return timers.parse(body)
+    return messages.decode_timer(body)
 
 
 def item_size(item: dict[str, Any]) -> int:

@@ -44,7 +44,7 @@ from local import template as cfn
 from local.aws import create_resources, speed_up_moto
 from local.lambdas import ACCOUNT_ID, load_module
 from local.lambdas import REGION as REGION
-from presence import settings, store
+from presence import messages, settings, store
 from presence.lifecycle import TimerKind
 
 if TYPE_CHECKING:
@@ -493,7 +493,7 @@ class World:
             if timer.kind is TimerKind.CHECK_LIVENESS:
                 self._beat_if_alive(timer.subject)
             event = json.loads((ROOT / "events" / "status_timers.json").read_text())
-            event["Records"][0]["body"] = store.timer_body(timer)
+            event["Records"][0]["body"] = messages.encode_timer(timer)
             result = self._invoke("status_timers", event)
             assert result == {"batchItemFailures": []}, result
             self.pump()

@@ -20,6 +20,8 @@ from botocore.exceptions import ClientError
 from presence import clock, config
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Connection, PresenceState, Timer
+from presence.messages import DeliveryJob
+from presence.messages import encode_timer as timer_body  # (its name before presence.messages)
 from presence.models import StatusType
 
 if TYPE_CHECKING:
@@ -697,17 +699,6 @@ def connection_exists(connection_id: str) -> bool:
 MAX_DELAY_SECONDS = 900  # SQS's longest delay
 
 
-def timer_body(timer: Timer) -> str:
-    value: dict[str, Any] = {
-        "kind": str(timer.kind),
-        "userID": timer.user_id,
-        "dueAt": timer.due_at,
-    }
-    if timer.subject:
-        value["subject"] = timer.subject
-    return json.dumps(value)
-
-
 def send_timers(timers: Sequence[Timer], now_ms: int) -> None:
     """Queue each timer: due within 15 minutes on the SQS delay queue, later as a one-time
     EventBridge Scheduler schedule that sends the same message to the queue when it is due.
@@ -758,14 +749,6 @@ def _schedule(timer: Timer) -> None:
 
 
 # --- delivery jobs (SQS FIFO) -------------------------------------------------------------------
-
-
-class DeliveryJob(NamedTuple):
-    """A message for the DeliveryQueue: its JSON body, message group and deduplication id."""
-
-    body: str
-    group: str
-    dedup: str
 
 
 def send_delivery_jobs(jobs: Sequence[DeliveryJob]) -> None:
