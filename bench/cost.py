@@ -667,7 +667,7 @@ def account() -> Iterator[tuple[World, pytest.MonkeyPatch]]:
         os.environ["SETTINGS_MAX_AGE_SECONDS"] = "86400"
         # read when the handlers are first imported (Meter): quiet, and no metrics to print
         os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
-        mp.setattr(store, "USERSIG_KEY_MAX_AGE_SECONDS", 86400.0)
+        mp.setattr(store.secrets, "USERSIG_KEY_MAX_AGE_SECONDS", 86400.0)
         yield World(mp, env["STATUS_TABLE"]), mp
 
 

@@ -64,46 +64,36 @@ def run(n: int) -> dict[str, Any]:
 
     from local.harness import StatusStream, handler_module, lambda_context, moto_account
     from presence import clock, store
+    from presence.lifecycle import Connection, PresenceState
+    from presence.models import StatusType
+    from presence.store import status_item
+    from presence.store._dynamo import batch_write
+    from presence.store.subscriptions import subscription_item
 
     with moto_account("bench-key"):
         # --- who hears the change: n subscribers, one live connection each
         started = time.perf_counter()
         now = clock.now_ms()
+        web = Connection("web", now - 60_000)
         status_items = [
-            {
-                "userID": {"S": f"fan{i:06d}"},
-                "statusType": {"N": "1"},
-                "version": {"N": str(store.first_version(now) + 1)},
-                "conns": {
-                    "M": {
-                        f"c{i:06d}=": {
-                            "M": {"platform": {"S": "web"}, "connectedAt": {"N": str(now - 60_000)}}
-                        }
-                    }
-                },
-                "background": {"M": {}},
-            }
+            status_item.to_item(
+                PresenceState(
+                    f"fan{i:06d}",
+                    StatusType.ONLINE,
+                    connections={f"c{i:06d}=": web},
+                    version=store.first_version(now) + 1,
+                )
+            )
             for i in range(n)
         ]
-        store._batch_write(
+        batch_write(
             os.environ["STATUS_TABLE"], [{"PutRequest": {"Item": item}} for item in status_items]
         )
         # the items presence.store.write_subscriptions writes, in bulk
-        store._batch_write(
+        star = store.Subscription("star", 1)
+        batch_write(
             os.environ["SUBSCRIPTIONS_TABLE"],
-            [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            "subscriberID": {"S": f"fan{i:06d}"},
-                            "targetID": {"S": "star"},
-                            "seq": {"N": "1"},
-                            "createdAt": {"N": "1"},
-                        }
-                    }
-                }
-                for i in range(n)
-            ],
+            [{"PutRequest": {"Item": subscription_item(f"fan{i:06d}", star, 1)}} for i in range(n)],
         )
         seeded_s = time.perf_counter() - started
 
