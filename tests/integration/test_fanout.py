@@ -408,7 +408,7 @@ def test_a_change_undone_before_the_fan_out_runs_is_not_pushed(
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("presence.delivery.POST_BACKOFF_SECONDS", (0.0,))
+    monkeypatch.setattr("presence.retry.BASE_SECONDS", 0.0)
 
 
 def once_each(statuses: list[dict[str, Any]]) -> bool:

@@ -29,7 +29,6 @@ is given up and counted (PushFailures).
 from __future__ import annotations
 
 import hashlib
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,8 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
-from presence import clock, lifecycle, messages, sessions, settings, store
+from presence import clock, lifecycle, messages, retry, sessions, settings, store
+from presence.errors import PresenceError
 from presence.lifecycle import PresenceState
 from presence.messages import DeliveryJob, PageJob, PostJob, Recipient
 from presence.models import UserStatus
@@ -47,8 +47,7 @@ from presence.observability import logger, metrics
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 MAX_WORKERS = store.SOCKET_POOL_SIZE  # concurrent posts, one pooled connection each
 OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
-POST_ATTEMPTS = 3  # a failing post is tried this often, with these pauses between
-POST_BACKOFF_SECONDS = (0.05, 0.2)
+POST_ATTEMPTS = 3  # a failing post is tried this often (presence.retry's pauses between)
 
 PARTITIONS = 16  # message groups of post jobs (see template.yaml, DeliveryFunction)
 JOB_MAX_CONNECTIONS = 500
@@ -155,19 +154,26 @@ def send(recipient: Recipient, frames: Sequence[Frame]) -> Outcome:
 
 
 def _post(recipient: Recipient, frame: Frame) -> bool | None:
-    """True: posted; False: the connection is gone (410); None: failed every attempt."""
-    for attempt in range(POST_ATTEMPTS):
+    """True: posted; False: the connection is gone (410); None: failed every attempt
+    (POST_ATTEMPTS, paused by presence.retry's policy)."""
+    failures: list[Exception] = []
+
+    def attempt() -> bool | None:
         try:
             return store.post_to_connection(recipient.connection_id, frame.data)
-        except Exception:
-            if attempt + 1 == POST_ATTEMPTS:
-                logger.exception(
-                    "push failed; given up for this connection",
-                    extra={"connectionId": recipient.connection_id, "userIDs": frame.user_ids},
-                )
-                return None
-            time.sleep(POST_BACKOFF_SECONDS[min(attempt, len(POST_BACKOFF_SECONDS) - 1)])
-    return None  # pragma: no cover (the loop returns)
+        except Exception as exc:
+            failures.append(exc)
+            return None
+
+    try:
+        return retry.until_done(attempt, what="a push", tries=POST_ATTEMPTS)
+    except PresenceError:
+        logger.error(
+            "push failed; given up for this connection",
+            extra={"connectionId": recipient.connection_id, "userIDs": frame.user_ids},
+            exc_info=failures[-1],
+        )
+        return None
 
 
 def drop_gone(recipient: Recipient) -> None:

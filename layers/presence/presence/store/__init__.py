@@ -18,7 +18,7 @@ table or resource:
 
 Every read is a GetItem, Query or BatchGetItem on a key or index: nothing here scans. Clients
 are created on first use (never at import time), so mocks and local endpoints apply. Messages
-(timers, delivery jobs, frames, events) are presence.messages'.
+(timers, delivery jobs, frames, events) are presence.messages'; retries presence.retry's.
 
 **Call through the package, patch the package.** Callers write `store.get_presences(...)`,
 `store.send_timers(...)`: each name below is defined in one submodule and re-exported here, and

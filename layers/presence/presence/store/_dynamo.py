@@ -1,20 +1,18 @@
 """What every table module shares: the one conditional-write helper, batch reads and writes
-with their leftovers retried, paginated queries, chunking."""
+with their leftovers retried (presence.retry), paginated queries, chunking."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
-from presence.errors import Code, PresenceError
+from presence import retry
 from presence.store._clients import dynamodb
 
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
-_RETRIES = 6
 
 
 class Written(NamedTuple):
@@ -49,39 +47,48 @@ def chunks[T](values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def batch_get(table: str, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
-    """The items of `keys` (those that exist), in ceil(n/100) BatchGetItem calls, retrying
-    the keys a call leaves unprocessed."""
+    """The items of `keys` (those that exist), in ceil(n/100) BatchGetItem calls; the keys a
+    call leaves unprocessed are asked for again (presence.retry)."""
     found: list[dict[str, Any]] = []
     for chunk in chunks(keys, BATCH_GET_MAX):
-        request: dict[str, Any] = {table: {"Keys": list(chunk), **options}}
-        for attempt in range(_RETRIES):
-            response = dynamodb().batch_get_item(RequestItems=request)
-            found.extend(response.get("Responses", {}).get(table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            _backoff(attempt)
-        else:
-            raise PresenceError(Code.SERVER_FAULT, "the status table is busy; try again")
+        _until_processed(
+            lambda request: _got(dynamodb().batch_get_item(RequestItems=request), table, found),
+            {table: {"Keys": list(chunk), **options}},
+            gave_up="the status table is busy; try again",
+        )
     return found
 
 
+def _got(response: Any, table: str, found: list[dict[str, Any]]) -> dict[str, Any]:
+    found.extend(response.get("Responses", {}).get(table, []))
+    return dict(response.get("UnprocessedKeys") or {})
+
+
 def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:
-    """Put and delete requests in ceil(n/25) BatchWriteItem calls, retrying leftovers."""
+    """Put and delete requests in ceil(n/25) BatchWriteItem calls; the requests a call leaves
+    unprocessed are made again (presence.retry)."""
     for chunk in chunks(requests, BATCH_WRITE_MAX):
-        pending: dict[str, Any] = {table: list(chunk)}
-        for attempt in range(_RETRIES):
-            response = dynamodb().batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            _backoff(attempt)
-        else:
-            raise PresenceError(Code.SERVER_FAULT, "the table is busy; some writes were not made")
+        _until_processed(
+            lambda request: dict(
+                dynamodb().batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+            ),
+            {table: list(chunk)},
+            gave_up="the table is busy; some writes were not made",
+        )
 
 
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0))
+def _until_processed(
+    call: Callable[[dict[str, Any]], dict[str, Any]], request: dict[str, Any], *, gave_up: str
+) -> None:
+    """Make a batch call, then again with what it left unprocessed, until nothing is left."""
+    pending = request
+
+    def attempt() -> bool | None:
+        nonlocal pending
+        pending = call(pending)
+        return None if pending else True
+
+    retry.until_done(attempt, what="a batch", gave_up=gave_up)
 
 
 def query_all(**request: Any) -> Iterator[dict[str, Any]]:

@@ -95,7 +95,8 @@ def add_connection(user_id: str, connection_id: str, conn: Connection) -> Presen
 
     One write of that connection's entry, with no condition on the rest of the item, so any
     number of the user's devices can connect at once without retrying. (Tidying connections
-    that ended meanwhile is left to the next settle, and reads settle anyway.)
+    that ended meanwhile is left to the next settle, and reads settle anyway.) A user's first
+    connection first gives the item the maps the entry goes into: no retry loop, two writes.
     """
     request = {
         "TableName": config.status_table(),
@@ -115,12 +116,13 @@ def add_connection(user_id: str, connection_id: str, conn: Connection) -> Presen
         },
         "ReturnValues": "ALL_NEW",
     }
-    for _attempt in range(3):
+    written = conditional_write(dynamodb().update_item, **request)
+    if not written.done:
+        _ensure_maps(user_id)
         written = conditional_write(dynamodb().update_item, **request)
-        if written.done:
-            return presence_from_item(user_id, written.response.get("Attributes"))
-        _ensure_maps(user_id)  # a first connection: the maps must exist to hold an entry
-    raise PresenceError(Code.SERVER_FAULT, f"the status of {user_id!r} could not be stored")
+    if not written.done:  # (the maps are never removed)
+        raise PresenceError(Code.SERVER_FAULT, f"the status of {user_id!r} could not be stored")
+    return presence_from_item(user_id, written.response.get("Attributes"))
 
 
 def _ensure_maps(user_id: str) -> None:
