@@ -1,9 +1,10 @@
 """The Status table: reads, and every write a status change makes (its item: status_item).
 
 A connect and a drop write only their connection's entry (and bump `version`), so a user's
-devices never contend: they are lifecycle.connect and lifecycle.drop as one write each.
-Logout, kick and timers write the whole lifecycle (`save_presence`), conditioned on `version`,
-and retry when a device wrote in between (presence.sessions).
+devices never contend: they are lifecycle.connect and lifecycle.drop as one write each
+(tests/integration/test_store_lifecycle.py holds each equal to its rule). Logout, kick and
+timers write the whole lifecycle (`save_presence`), conditioned on `version`, and retry when a
+device wrote in between (presence.sessions).
 """
 
 from __future__ import annotations
