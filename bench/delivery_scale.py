@@ -63,8 +63,10 @@ def run(n: int) -> dict[str, Any]:
     from moto.dynamodb.responses import DynamoHandler
 
     from local.harness import StatusStream, handler_module, lambda_context, moto_account
+    from local.records import sqs_record
     from presence import clock, store
     from presence.lifecycle import Connection, PresenceState
+    from presence.messages import PostJob, decode_job
     from presence.models import StatusType
     from presence.store import status_item
     from presence.store._dynamo import batch_write
@@ -155,6 +157,9 @@ def run(n: int) -> dict[str, Any]:
         assert consumer == {"batchItemFailures": []}, consumer
         sqs = boto3.client("sqs")
         url = os.environ["DELIVERY_QUEUE_URL"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         invocations: list[dict[str, Any]] = []
         kinds: Counter[str] = Counter()
         while True:
@@ -162,17 +167,8 @@ def run(n: int) -> dict[str, Any]:
             if not messages:
                 break
             for m in messages:
-                kinds[json.loads(m["Body"])["kind"]] += 1
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {},
-                    "messageAttributes": {},
-                }
-                for m in messages
-            ]
+                kinds["post" if isinstance(decode_job(m["Body"]), PostJob) else "page"] += 1
+            records = [sqs_record(m, arn) for m in messages]
             before = sum(frames.values())
             result, wall, cpu = invoke("status_delivery", {"Records": records})
             assert result == {"batchItemFailures": []}, result
