@@ -31,6 +31,7 @@ REASONS = (
     "setSelfStatus",
     "customStatusCleared",
     "expired",
+    "timeout",
 )
 
 
