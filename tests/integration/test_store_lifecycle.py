@@ -6,22 +6,37 @@ production runs. (Only `version` differs: the write counter is the store's.)"""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
+from local.harness import moto_account
 from presence import lifecycle, store
 from presence.lifecycle import MAX_CONNECTION_AGE_MS, PresenceState, Timing
 from presence.models import StatusType
 
 TIMING = Timing(grace_ms=5_000, offline_retention_ms=60_000)
 T0 = 1_800_000_000_000  # a connection's 2 hours end at T0 + MAX_CONNECTION_AGE_MS
-USER = "alice"
+_users = itertools.count()
 
 
-def built(*steps: str) -> PresenceState:
+@pytest.fixture(scope="module")
+def account() -> Iterator[None]:
+    """One moto account for the module: each case is a user of its own."""
+    with moto_account():
+        yield
+
+
+@pytest.fixture
+def user(account: None) -> str:
+    return f"user{next(_users)}"
+
+
+def built(user: str, *steps: str) -> PresenceState:
     """A state reached through the rules: `op:connection:platform@seconds` steps from T0."""
-    state = PresenceState(USER)
+    state = PresenceState(user)
     for step in steps:
         op, connection_id, rest = step.split(":")
         platform, at_s = rest.split("@")
@@ -39,34 +54,39 @@ def built(*steps: str) -> PresenceState:
     return state
 
 
-STATES = {
-    "nothing stored": PresenceState(USER),
-    "online on the web": built("connect:c1:web@0"),
-    "online on two devices": built("connect:c1:web@0", "connect:c2:ios@1"),
-    "a phone in its grace": built("connect:c1:web@0", "connect:c2:ios@1", "drop:c2:ios@2"),
-    "a phone in the background": built("connect:c2:ios@0", "drop:c2:ios@1", "tick:-:ios@7"),
-    "two apps in the background": built(
-        "connect:c2:ios@0", "connect:c3:mac@0", "drop:c2:ios@1", "drop:c3:mac@1", "tick:-:x@7"
+STATES: dict[str, tuple[str, ...]] = {
+    "nothing stored": (),
+    "online on the web": ("connect:c1:web@0",),
+    "online on two devices": ("connect:c1:web@0", "connect:c2:ios@1"),
+    "a phone in its grace": ("connect:c1:web@0", "connect:c2:ios@1", "drop:c2:ios@2"),
+    "a phone in the background": ("connect:c2:ios@0", "drop:c2:ios@1", "tick:-:ios@7"),
+    "two apps in the background": (
+        "connect:c2:ios@0",
+        "connect:c3:mac@0",
+        "drop:c2:ios@1",
+        "drop:c3:mac@1",
+        "tick:-:x@7",
     ),
-    "logged out": built("connect:c1:web@0", "logout:c1:web@1"),
-    "kicked, closing": built("connect:c1:web@0", "connect:c2:android@0", "kick:-:x@1"),
+    "logged out": ("connect:c1:web@0", "logout:c1:web@1"),
+    "kicked, closing": ("connect:c1:web@0", "connect:c2:android@0", "kick:-:x@1"),
 }
 
 
-def stored(state: PresenceState, custom_status: str) -> PresenceState:
-    """`state` written with the store's own writes, as read back (with its version)."""
+def stored(user: str, name: str, custom_status: str) -> PresenceState:
+    """The state STATES names, written with the store's own writes, as read back (with its
+    version)."""
+    state = built(user, *STATES[name])
     if state.version or state.connections or state.background or state.not_online_since:
-        assert store.save_presence(PresenceState(USER), state)
+        assert store.save_presence(PresenceState(user), state)
     if custom_status:
-        store.set_custom_status(USER, custom_status, T0)
-    return store.get_presence(USER)
+        store.set_custom_status(user, custom_status, T0)
+    return store.get_presence(user)
 
 
 def same(a: PresenceState, b: PresenceState) -> None:
     assert replace(a, version=0) == replace(b, version=0)
 
 
-@pytest.mark.usefixtures("aws")
 @pytest.mark.parametrize("name", list(STATES))
 @pytest.mark.parametrize(
     ("connection_id", "platform", "sig_expires_at"),
@@ -74,34 +94,33 @@ def same(a: PresenceState, b: PresenceState) -> None:
 )
 @pytest.mark.parametrize("at_s", [3, 10, MAX_CONNECTION_AGE_MS // 1000 + 5])
 def test_add_connection_is_lifecycle_connect(
-    name: str, connection_id: str, platform: str, sig_expires_at: int | None, at_s: int
+    user: str, name: str, connection_id: str, platform: str, sig_expires_at: int | None, at_s: int
 ) -> None:
-    before = stored(STATES[name], custom_status="busy" if "phone" in name else "")
+    before = stored(user, name, custom_status="busy" if "phone" in name else "")
     at = T0 + at_s * 1000
     rule = lifecycle.connect(
         before, connection_id, platform, at, TIMING, sig_expires_at=sig_expires_at
     )
     conn = lifecycle.Connection(platform, at, sig_expires_at=sig_expires_at)
-    written = store.add_connection(USER, connection_id, conn)
-    assert written == store.get_presence(USER)
+    written = store.add_connection(user, connection_id, conn)
+    assert written == store.get_presence(user)
     assert written.version == (before.version or store.first_version(at)) + 1
     same(lifecycle.settle(written, at, TIMING).state, rule.state)
     assert rule.state.status_type is StatusType.ONLINE
 
 
-@pytest.mark.usefixtures("aws")
 @pytest.mark.parametrize("name", list(STATES))
 @pytest.mark.parametrize("connection_id", ["c1", "c2", "unknown"])
 @pytest.mark.parametrize("timed_out", [False, True])
 @pytest.mark.parametrize("at_s", [3, 4.5, MAX_CONNECTION_AGE_MS // 1000 + 5])
 def test_mark_dropped_is_lifecycle_drop(
-    name: str, connection_id: str, timed_out: bool, at_s: float
+    user: str, name: str, connection_id: str, timed_out: bool, at_s: float
 ) -> None:
-    before = stored(STATES[name], custom_status="")
+    before = stored(user, name, custom_status="")
     at = T0 + int(at_s * 1000)
     rule = lifecycle.drop(before, connection_id, at, TIMING, timed_out=timed_out)
-    changed = store.mark_dropped(USER, connection_id, at, timed_out=timed_out)
-    after = store.get_presence(USER)
+    changed = store.mark_dropped(user, connection_id, at, timed_out=timed_out)
+    after = store.get_presence(user)
     # the write is made exactly when the rule drops a connection: one it knows, not dropped yet
     assert changed == (
         connection_id in before.connections and before.connections[connection_id].dropped_at is None
