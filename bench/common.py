@@ -65,7 +65,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def post_cpu_ms() -> float:
-    """CPU per @connections post on the service's post path (presence.poster), as
+    """CPU per @connections post on the service's post path (presence.store.poster), as
     bench/post_cpu.py measured it (8 client threads, median, over TLS); boto3's 1.0 ms
     (TOOLING.md) if that benchmark has not run."""
     path = RESULTS / "post_cpu.json"

@@ -46,7 +46,7 @@ from local import template as cfn
 from local.aws import NAME_PREFIX
 from local.harness import Api, World, handler_module, moto_account, routes, template
 from local.lambdas import specs
-from presence import settings, store
+from presence import messages, settings, store
 from presence.lifecycle import Connection, PresenceState, Timer, TimerKind
 from presence.models import StatusType
 
@@ -522,9 +522,7 @@ class Meter:
 
 
 def timer_of(body: str) -> Timer:
-    from presence import timers
-
-    return timers.parse(body)
+    return messages.decode_timer(body)
 
 
 def item_size(item: dict[str, Any]) -> int:
@@ -671,7 +669,7 @@ def account() -> Iterator[tuple[World, pytest.MonkeyPatch]]:
         os.environ["SETTINGS_MAX_AGE_SECONDS"] = "86400"
         # read when the handlers are first imported (Meter): quiet, and no metrics to print
         os.environ.update(POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true")
-        mp.setattr(store, "USERSIG_KEY_MAX_AGE_SECONDS", 86400.0)
+        mp.setattr(store.secrets, "USERSIG_KEY_MAX_AGE_SECONDS", 86400.0)
         yield World(mp, env["STATUS_TABLE"]), mp
 
 
@@ -965,10 +963,10 @@ def pushes_line() -> str:
     gb_s = POST_CPU_MS * VCPU_MB / 1024 / 1000  # CPU-bound: the same GB-s at any memory < 1 vCPU
     usd = gb_s * PRICES["lambda_gb_s_arm64"]["usd"] * 1e6
     return (
-        f"A push costs {POST_CPU_MS:g} ms of CPU on the service's post path (presence.poster, "
-        f"'CPU per @connections post' above; boto3's client took about 0.8 ms): {gb_s * 1e6:,.0f} "
-        f"GB-s of Lambda per million pushes, ${usd:.2f}, besides API Gateway's $1.00 per million "
-        "messages."
+        f"A push costs {POST_CPU_MS:g} ms of CPU on the service's post path "
+        "(presence.store.poster, 'CPU per @connections post' above; boto3's client took about "
+        f"0.8 ms): {gb_s * 1e6:,.0f} GB-s of Lambda per million pushes, ${usd:.2f}, besides API "
+        "Gateway's $1.00 per million messages."
     )
 
 

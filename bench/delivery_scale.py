@@ -11,7 +11,7 @@ every connection's frames (misses and duplicates must be 0).
 
 Projected to AWS, with the method stated in the output: CPU is proportional to memory (1,769 MB
 = 1 vCPU; the stream consumer has 512 MB, the delivery function 1,024 MB), a post costs the lean
-path's CPU (bench/post_cpu.py's measurement, over TLS: presence.poster), at most 16 delivery
+path's CPU (bench/post_cpu.py's measurement, over TLS: presence.store.poster), at most 16 delivery
 invocations run at once (one per message group), and @connections is throttled at the account's
 10,000 requests/s. Added in front: Lambda's read of the Status stream, which polls each shard 4
 times a second (AWS Lambda Developer Guide, "Using AWS Lambda with Amazon DynamoDB": "AWS Lambda
@@ -75,47 +75,39 @@ def run(n: int) -> dict[str, Any]:
     from moto.dynamodb.responses import DynamoHandler
 
     from local.harness import StatusStream, handler_module, lambda_context, moto_account
+    from local.records import sqs_record
     from presence import clock, store
+    from presence.lifecycle import Connection, PresenceState
+    from presence.messages import PostJob, decode_job
+    from presence.models import StatusType
+    from presence.store import status_item
+    from presence.store._dynamo import batch_write
+    from presence.store.subscriptions import subscription_item
 
     with moto_account("bench-key"):
         # --- who hears the change: n subscribers, one live connection each
         started = time.perf_counter()
         now = clock.now_ms()
+        web = Connection("web", now - 60_000)
         status_items = [
-            {
-                "userID": {"S": f"fan{i:06d}"},
-                "statusType": {"N": "1"},
-                "version": {"N": str(store.first_version(now) + 1)},
-                "conns": {
-                    "M": {
-                        f"c{i:06d}=": {
-                            "M": {"platform": {"S": "web"}, "connectedAt": {"N": str(now - 60_000)}}
-                        }
-                    }
-                },
-                "background": {"M": {}},
-            }
+            status_item.to_item(
+                PresenceState(
+                    f"fan{i:06d}",
+                    StatusType.ONLINE,
+                    connections={f"c{i:06d}=": web},
+                    version=store.first_version(now) + 1,
+                )
+            )
             for i in range(n)
         ]
-        store._batch_write(
+        batch_write(
             os.environ["STATUS_TABLE"], [{"PutRequest": {"Item": item}} for item in status_items]
         )
         # the items presence.store.write_subscriptions writes, in bulk
-        store._batch_write(
+        star = store.Subscription("star", 1)
+        batch_write(
             os.environ["SUBSCRIPTIONS_TABLE"],
-            [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            "subscriberID": {"S": f"fan{i:06d}"},
-                            "targetID": {"S": "star"},
-                            "seq": {"N": "1"},
-                            "createdAt": {"N": "1"},
-                        }
-                    }
-                }
-                for i in range(n)
-            ],
+            [{"PutRequest": {"Item": subscription_item(f"fan{i:06d}", star, 1)}} for i in range(n)],
         )
         seeded_s = time.perf_counter() - started
 
@@ -177,6 +169,9 @@ def run(n: int) -> dict[str, Any]:
         assert consumer == {"batchItemFailures": []}, consumer
         sqs = boto3.client("sqs")
         url = os.environ["DELIVERY_QUEUE_URL"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         invocations: list[dict[str, Any]] = []
         kinds: Counter[str] = Counter()
         while True:
@@ -184,17 +179,8 @@ def run(n: int) -> dict[str, Any]:
             if not messages:
                 break
             for m in messages:
-                kinds[json.loads(m["Body"])["kind"]] += 1
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": {},
-                    "messageAttributes": {},
-                }
-                for m in messages
-            ]
+                kinds["post" if isinstance(decode_job(m["Body"]), PostJob) else "page"] += 1
+            records = [sqs_record(m, arn) for m in messages]
             before = sum(frames.values())
             result, wall, cpu = invoke("status_delivery", {"Records": records})
             assert result == {"batchItemFailures": []}, result

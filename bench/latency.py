@@ -2,8 +2,8 @@
 what a 10,000-connection delivery does to another user's push.
 
 The real `python -m local.runtime` runs as a subprocess (local.runner); this process is every
-client: one WebSocket connection per subscriber (asyncio `websockets`, an application ping every
-~4.5 minutes so that the gateway's 10-minute idle close never fires) and the HTTP calls
+client: one WebSocket connection per subscriber (asyncio `websockets`, a beat every 30 s as the
+SDKs send at the default liveness timeout, so no client is timed out) and the HTTP calls
 (aiohttp). Nothing is mocked between the HTTP API, moto's Status stream, the stream consumer,
 the DeliveryQueue and the delivery function, and the @connections posts to the sockets.
 
@@ -59,7 +59,7 @@ SECRET_KEY = "bench-latency-secret-key-0123456789abcdef"
 EVENT = "onUserStatusUpdated"
 SETUP_CONCURRENCY = 32  # handshakes / subscribe calls in flight while setting up
 PUSH_TIMEOUT_SECONDS = 60.0
-PING_EVERY_SECONDS = 270.0  # under the gateway's 10-minute idle close
+BEAT_EVERY_SECONDS = 30.0  # pong's heartbeatSeconds at the default 90 s liveness timeout
 VERIFY_DELAY_SECONDS = 31.0  # each connect is checked 30 s later (a timer): let those pass
 INTERFERENCE_OFFSETS = (0.2, 1.0, 2.0, 4.0)
 IDLE_SAMPLES = 20
@@ -175,10 +175,10 @@ async def _read(conn: Conn, tally: Tally) -> None:
 
 async def _ping(conn: Conn) -> None:
     with contextlib.suppress(Exception):
-        await asyncio.sleep(random.uniform(0, PING_EVERY_SECONDS))
+        await asyncio.sleep(random.uniform(0, BEAT_EVERY_SECONDS))
         while True:
-            await conn.ws.send('{"action":"ping"}')
-            await asyncio.sleep(PING_EVERY_SECONDS)
+            await conn.ws.send('{"action":"beat"}')
+            await asyncio.sleep(BEAT_EVERY_SECONDS)
 
 
 async def open_conn(ws_url: str, user: str, tally: Tally) -> Conn:

@@ -1,5 +1,5 @@
 """CPU per @connections post: boto3's `post_to_connection` against the lean path
-(presence.poster: botocore's SigV4Auth over pooled keep-alive `http.client` connections), side
+(presence.store.poster: botocore's SigV4Auth over pooled keep-alive `http.client` connections), side
 by side in one run, both over TLS.
 
 A local HTTPS endpoint (aiohttp, in a process of its own, a self-signed certificate made here
@@ -124,7 +124,7 @@ def boto3_path(endpoint: str, cafile: Path) -> Callable[[str], Any]:
 
 
 def lean_path(endpoint: str, cafile: Path) -> Callable[[str], Any]:
-    from presence.poster import Poster, botocore_credentials
+    from presence.store.poster import Poster, botocore_credentials
 
     context = ssl.create_default_context(cafile=str(cafile))
     poster = Poster(endpoint, "us-east-1", botocore_credentials(), ssl_context=context)

@@ -124,7 +124,7 @@ def post_cpu_section(d: dict[str, Any]) -> str:
 `bench/post_cpu.py`, {d["date"]}: {d["posts"]:,} posts per sample to a local HTTPS endpoint
 (TLS, a self-signed certificate), process CPU per post in ms, median (min-max) of {d["rounds"]}
 rounds that alternate the paths. boto3: `apigatewaymanagementapi.post_to_connection`. Lean
-(`presence.poster`): botocore's `SigV4Auth` and pooled keep-alive `http.client` connections.
+(`presence.store.poster`): botocore's `SigV4Auth` and pooled keep-alive `http.client` connections.
 Goal: at most 0.35 ms on the lean path.
 
 {table(["client threads", "boto3 ms", "lean ms", "lean / boto3"], rows)}

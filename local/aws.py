@@ -8,6 +8,7 @@ moto server (AWS_ENDPOINT_URL) with dummy credentials, so nothing can reach a re
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import json
 import logging
@@ -239,25 +240,42 @@ def speed_up_moto() -> None:
     Table.query = query  # type: ignore[method-assign,assignment]
     Table.all_items = all_items  # type: ignore[method-assign,assignment]
 
-    # Items read were serialised by walking botocore's shape model value by value (1.5 ms per
-    # item: a BatchGetItem of 100 took 150 ms). DynamoDB's reads answer plain JSON, which the
-    # result already is: written with json.dumps (anything it cannot write takes moto's way).
-    from moto.dynamodb.responses import DynamoResult
+    # Every item in a response was serialised by walking botocore's shape model value by value:
+    # each attribute value is a structure of ten members, each member looked up under several
+    # spellings (moto.core.serialize's XFormedAttributePicker), about 20 µs a member. An item
+    # took 1.5 ms (a BatchGetItem of 100: 150 ms); a Status item with 100 connections took
+    # 30 ms in UpdateItem's ReturnValues=ALL_NEW, and a stream record carries two such images:
+    # 100 sockets opening one by one cost 60 s of this (tests/integration's kick of 100).
+    # DynamoDB and its streams answer plain JSON, which the result already is (DynamoDB JSON):
+    # written with json.dumps, a stream record's creation time as the serializer writes a
+    # timestamp (epoch seconds); anything else it cannot write takes moto's way.
+    from moto.core.responses import ActionResult
+    from moto.core.serialize import TimestampSerializer
 
-    original_result = DynamoResult.execute_result
-    reads = {"GetItem", "BatchGetItem", "Query", "Scan"}
+    def epoch(value: Any) -> Any:
+        if isinstance(value, datetime.datetime):  # a stream record's creation time
+            return TimestampSerializer._timestamp_unixtimestamp(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
 
-    def execute_result(result: DynamoResult, context: Any) -> Any:
+    original_result = ActionResult.execute_result
+
+    def execute_result(result: ActionResult, context: Any) -> Any:
         value = result.result
-        if context.operation_model.name in reads and isinstance(value, dict):
+        operation = context.operation_model
+        service = operation.service_model.endpoint_prefix
+        if service in ("dynamodb", "streams.dynamodb") and isinstance(value, dict):
+            streams = operation.name == "GetRecords"
             try:
-                body = json.dumps({k: v for k, v in value.items() if v is not None})
+                body = json.dumps(
+                    {k: v for k, v in value.items() if v is not None},
+                    default=epoch if streams else None,
+                )
             except (TypeError, ValueError):
                 return original_result(result, context)
             return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
         return original_result(result, context)
 
-    DynamoResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
+    ActionResult.execute_result = execute_result  # type: ignore[method-assign,assignment]
 
     # A projection of top-level attributes converted the whole item to plain JSON and back
     # (0.7 ms an item): keep those attributes instead. Nested paths take moto's way.

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import boto3
+import botocore.loaders
+import botocore.session
 import TLSSigAPIv2
 from botocore.config import Config
 from moto import mock_aws
@@ -43,7 +45,8 @@ from local import template as cfn
 from local.aws import create_resources, speed_up_moto
 from local.lambdas import ACCOUNT_ID, load_module
 from local.lambdas import REGION as REGION
-from presence import settings, store
+from local.records import sqs_message, sqs_record, stream_record
+from presence import messages, settings, store
 from presence.lifecycle import TimerKind
 
 if TYPE_CHECKING:
@@ -78,6 +81,12 @@ def routes() -> dict[str, cfn.Route]:
     return {route.code_dir.name: route for route in cfn.http_routes(template())}
 
 
+@cache
+def _service_models() -> botocore.loaders.Loader:
+    """botocore's loader of service models and endpoint rules, shared by every account."""
+    return botocore.loaders.create_loader()
+
+
 @contextmanager
 def moto_account(secret_key: str = SECRET_KEY) -> Iterator[dict[str, str]]:
     """A fresh moto account with the template's resources and `secret_key` as the UserSig
@@ -89,6 +98,12 @@ def moto_account(secret_key: str = SECRET_KEY) -> Iterator[dict[str, str]]:
     os.environ.pop("AWS_ENDPOINT_URL", None)
     try:
         with mock_aws():
+            # mock_aws starts each account with a fresh default session, whose loader would read
+            # every client's service model from disk again (a fifth of a short test's time):
+            # the models are the same files, so one loader serves them all
+            session = botocore.session.get_session()
+            session.register_component("data_loader", _service_models())
+            boto3.setup_default_session(botocore_session=session)
             store.reset_clients()
             settings.clear_cache()
             tpl = template()
@@ -171,16 +186,7 @@ class StatusStream:
                 self.iterators[shard["ShardId"]] = iterator
                 if not response["Records"]:
                     break
-        return [self._as_lambda_record(r) for r in records]
-
-    def _as_lambda_record(self, record: Any) -> dict[str, Any]:
-        """boto3's parsed record -> the JSON Lambda sends (epoch seconds, eventSourceARN)."""
-        lambda_record = json.loads(json.dumps(record, default=str))
-        created = record["dynamodb"].get("ApproximateCreationDateTime")
-        if created is not None:
-            lambda_record["dynamodb"]["ApproximateCreationDateTime"] = int(created.timestamp())
-        lambda_record["eventSourceARN"] = self.arn
-        return dict(lambda_record)
+        return [stream_record(r, self.arn) for r in records]
 
     def take(self) -> list[dict[str, Any]]:
         """Records not handed out before, oldest first."""
@@ -295,24 +301,20 @@ def drain_delivery_queue(*, rounds: int = 1000) -> int:
     Lambda's SQS event source does (batches of up to 10, failed messages stay): jobs handled."""
     sqs = boto3.client("sqs", region_name=REGION)
     url = os.environ["DELIVERY_QUEUE_URL"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     handled = 0
     for _ in range(rounds):
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             return handled
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
+        records = [sqs_record(m, arn) for m in messages]
         response = handler_module("status_delivery").lambda_handler(
             {"Records": records}, lambda_context("status_delivery")
         )
@@ -515,9 +517,9 @@ class World:
             self.now = max(self.now, timer.due_at)
             if timer.kind is TimerKind.CHECK_LIVENESS:
                 self._beat_if_alive(timer.subject)
-            event = json.loads((ROOT / "events" / "status_timers.json").read_text())
-            event["Records"][0]["body"] = store.timer_body(timer)
-            result = self._invoke("status_timers", event)
+            body = messages.encode_timer(timer)
+            record = sqs_record(sqs_message(body), os.environ["TIMERS_QUEUE_ARN"])
+            result = self._invoke("status_timers", {"Records": [record]})
             assert result == {"batchItemFailures": []}, result
             self.pump()
         self.now = until

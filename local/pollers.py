@@ -3,12 +3,12 @@ EventBridge Scheduler's one-time schedules.
 
 moto runs no event source mappings (creating one makes it try Docker and clear the stream), so
 these threads poll like Lambda does and invoke the consumer functions with the same event shapes:
-`{"Records": [...]}` in batches of the template's BatchSize, honouring `batchItemFailures`.
+`{"Records": [...]}` (local.records) in batches of the template's BatchSize, honouring
+`batchItemFailures`.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -21,6 +21,7 @@ import boto3
 
 from local import template as cfn
 from local.lambdas import ACCOUNT_ID, REGION, FunctionError
+from local.records import sqs_record, stream_record
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodbstreams.client import DynamoDBStreamsClient
@@ -39,19 +40,6 @@ STREAM_POLL_BUSY_SECONDS = 0.05  # right after records arrived
 STREAM_POLL_IDLE_SECONDS = 0.1
 QUEUE_POLL_SECONDS = 0.1
 RETRY_BACKOFF_SECONDS = (0.1, 0.2, 0.5, 1.0, 2.0)
-
-
-def _json_safe(value: Any) -> Any:
-    """What boto3 parsed back to JSON types, as Lambda's event JSON has them."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    return value
 
 
 def _batch_failures(result: Any, identifiers: list[str]) -> set[str] | None:
@@ -186,16 +174,9 @@ class StreamPoller(_ConsumerPoller):
             sequence = int(record["dynamodb"]["SequenceNumber"])
             if sequence > self._read_up_to:
                 self._read_up_to = sequence
-                self._buffer.append(self._lambda_record(record))
+                self._buffer.append(stream_record(record, self.stream_arn))
         if response.get("Records"):
             self._busy_until = time.monotonic() + 2.0
-
-    def _lambda_record(self, record: Any) -> dict[str, Any]:
-        out: dict[str, Any] = _json_safe(dict(record))
-        out["eventSource"] = "aws:dynamodb"
-        out["eventSourceARN"] = self.stream_arn
-        out.setdefault("awsRegion", REGION)
-        return out
 
     @staticmethod
     def _sequence(record: dict[str, Any]) -> str:
@@ -326,10 +307,10 @@ class QueuePoller(_ConsumerPoller):
         if not messages:
             self._sleep(QUEUE_POLL_SECONDS)
             return
-        records = [self._lambda_record(m) for m in messages]
-        ids = [r["messageId"] for r in records]
+        batch = [sqs_record(m, self.queue_arn) for m in messages]
+        ids = [r["messageId"] for r in batch]
         try:
-            result = self._functions.invoke(self._consumer.function, {"Records": records})
+            result = self._functions.invoke(self._consumer.function, {"Records": batch})
             failed = _batch_failures(result, ids) if self._reports_failures else set()
         except FunctionError as exc:
             self._log(
@@ -345,26 +326,6 @@ class QueuePoller(_ConsumerPoller):
                     for i, m in enumerate(done[start : start + 10])
                 ],
             )
-
-    def _lambda_record(self, message: Any) -> dict[str, Any]:
-        attributes = {
-            name: {key[0].lower() + key[1:]: _json_safe(value) for key, value in attribute.items()}
-            for name, attribute in (message.get("MessageAttributes") or {}).items()
-        }
-        for attribute in attributes.values():
-            attribute.setdefault("stringListValues", [])
-            attribute.setdefault("binaryListValues", [])
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": dict(message.get("Attributes") or {}),
-            "messageAttributes": attributes,
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": REGION,
-        }
 
 
 class SchedulePoller(_Poller):

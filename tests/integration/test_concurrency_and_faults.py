@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from presence import sessions, store
+from presence import messages, sessions, store
 from presence.auth import gen_user_sig
 from presence.lifecycle import TimerKind
 from tests.integration.conftest import (
@@ -205,7 +205,7 @@ def test_a_timer_redelivered_after_its_write_still_leads_to_what_follows(
     # the timers function writes the grace's end, then dies before SQS hears back
     fail_once(monkeypatch, store, "save_presence", after=True)
     event = json.loads(
-        json.dumps({"Records": [{"messageId": "m1", "body": store.timer_body(tick)}]})
+        json.dumps({"Records": [{"messageId": "m1", "body": messages.encode_timer(tick)}]})
     )
     run = handler_module("status_timers").lambda_handler
     assert run(event, lambda_context("status_timers")) == {
@@ -293,7 +293,7 @@ def test_long_timers_are_one_schedule_each(api: Api, aws: dict[str, str]) -> Non
         GroupName=aws["TIMERS_SCHEDULE_GROUP"], Name=schedules[0]["Name"]
     )
     assert detail["ScheduleExpression"] == "at(2030-03-17T17:46:40)"
-    assert json.loads(detail["Target"]["Input"]) == json.loads(store.timer_body(week))
+    assert json.loads(detail["Target"]["Input"]) == json.loads(messages.encode_timer(week))
     assert detail["Target"]["Arn"] == aws["TIMERS_QUEUE_ARN"]
 
 

@@ -256,7 +256,7 @@ def test_the_scan_check_finds_a_scan() -> None:
 
 def test_no_source_file_calls_scan() -> None:
     files = source_files()
-    assert ROOT / "layers/presence/presence/store.py" in files, files
+    assert ROOT / "layers/presence/presence/store/status.py" in files, files
     assert len([f for f in files if f.name == "app.py"]) >= 7, files
     found = [
         f"{f.relative_to(ROOT)}:{line}"

@@ -3,7 +3,8 @@
 Statuses change through the real paths (the setSelfStatus handler, `sessions.on_connect`); the
 fan-out handler is fed the records moto's DynamoDB stream really holds, wrapped as Lambda
 delivers them. Posts are captured by replacing `store.post_to_connection`, except for the 410
-path, which goes through the real post path (presence.poster) to a local @connections endpoint.
+path, which goes through the real post path (presence.store.poster) to a local @connections
+endpoint.
 """
 
 from __future__ import annotations
@@ -409,7 +410,7 @@ def test_a_change_undone_before_the_fan_out_runs_is_not_pushed(
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("presence.delivery.POST_BACKOFF_SECONDS", (0.0,))
+    monkeypatch.setattr("presence.retry.BASE_SECONDS", 0.0)
 
 
 def once_each(statuses: list[dict[str, Any]]) -> bool:
@@ -607,7 +608,7 @@ class _ConnectionsHandler(BaseHTTPRequestHandler):
 def stubbed_sockets(
     aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ConnectionsApi]:
-    """The real post path (presence.poster) against a local @connections endpoint; posts made
+    """The real post path (presence.store.poster) against a local @connections endpoint; posts made
     one at a time so the queued answers meet the posts in order."""
     monkeypatch.setattr("presence.delivery.MAX_WORKERS", 1)
     endpoint = ConnectionsApi()

@@ -36,7 +36,7 @@ class SecretClock:
 def secret_clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> SecretClock:
     clock = SecretClock()
     # raising=False: on a store without this clock the tests fail on what the client sees
-    monkeypatch.setattr(store, "_secret_clock", clock, raising=False)
+    monkeypatch.setattr(store.secrets, "_secret_clock", clock, raising=False)
     return clock
 
 

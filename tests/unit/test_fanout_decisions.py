@@ -1,11 +1,12 @@
-"""What the stream consumer pushes for a user's net change in a batch (presence.fanout.to_push)
-and which changes it leaves to a batch Lambda retries (presence.fanout._before): pure
-decisions, no AWS. The integration tests (tests/integration/test_no_duplicates.py) check what
-connections receive."""
+"""What the stream consumer pushes for a user's net change in a batch (presence.fanout.to_push),
+how a batch's records coalesce per user (_coalesce), which changes it posts itself (_split)
+and which it leaves to a batch Lambda retries (_before): pure decisions, no AWS. The
+integration tests (tests/integration/test_no_duplicates.py) check what connections receive."""
 
 from __future__ import annotations
 
-from presence.fanout import _before, _NetChange, to_push
+from presence.events import Change
+from presence.fanout import _before, _coalesce, _NetChange, _split, to_push
 from presence.lifecycle import Connection, PresenceState, Timing, connect, kick, logout, tick
 from presence.models import StatusType
 
@@ -83,3 +84,40 @@ def test_changes_from_the_first_retried_record_on_are_left_to_the_retry() -> Non
     assert _before(users, pushes, {"300"}) == ["a"]  # b has a record after 300
     assert _before(users, pushes, {"1000"}) == users  # numeric order, not text order
     assert _before(users, pushes, {"150", "300"}) == ["a"]
+
+
+def change(user: str, old: str, new: str, seq: int) -> Change:
+    def state(custom: str) -> PresenceState:
+        return PresenceState(user, ONLINE, custom, connections={"c": Connection("web", 1)})
+
+    return Change(user, state(old), state(new), str(seq))
+
+
+def test_a_batch_coalesces_per_user_from_the_first_old_to_the_last_new() -> None:
+    nets = _coalesce(
+        [
+            change("a", "", "x", 1),
+            change("b", "", "y", 2),
+            change("a", "x", "z", 3),
+            change("c", "", "w", 4),
+            change("c", "w", "", 5),  # undone within the batch: nothing to push
+        ]
+    )
+    assert list(nets) == ["a", "b"]  # in batch order
+    assert (nets["a"].old.custom_status, nets["a"].new.custom_status) == ("", "z")
+    assert nets["a"].records == ["1", "3"]
+    assert nets["b"].records == ["2"]
+
+
+def test_a_change_no_one_is_shown_is_no_net_change() -> None:
+    old = PresenceState("a", ONLINE, "", connections={"c1": Connection("web", 1)}, version=1)
+    new = PresenceState("a", ONLINE, "", connections={"c2": Connection("ios", 2)}, version=2)
+    assert _coalesce([Change("a", old, new, "7")]) == {}
+
+
+def test_small_audiences_are_posted_here_within_the_budget_and_long_lists_queued() -> None:
+    pushes = {u: net(u, "1") for u in ("a", "b", "c", "d")}
+    plan = {"a": [None] * 150, "b": [None] * 100, "c": [None] * 50, "d": [None] * 1}
+    inline, queued = _split(pushes, plan, {"d": [("subscribers", {"k": 1})]})  # type: ignore[arg-type]
+    assert inline == ["a", "c"]  # 150 + 50 of the 200; b would pass the budget
+    assert queued == ["b", "d"]  # d's subscribers go on past the first page

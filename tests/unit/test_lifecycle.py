@@ -126,6 +126,24 @@ def test_a_liveness_deadline_is_the_last_frame_plus_the_timeout_within_two_hours
     assert next_liveness_check(140_000, 100_000) == 140_000
 
 
+def test_a_connection_keeps_when_its_usersig_expires_and_is_closed_then() -> None:
+    t = connect(fresh(), "c1", "web", 1_000, TIMING, sig_expires_at=600_000)
+    assert t.state.connections == {"c1": Connection("web", 1_000, sig_expires_at=600_000)}
+    assert Timer(600_000, TimerKind.USERSIG_EXPIRED, USER, "c1") in t.timers
+    # a UserSig that outlives API Gateway's 2 hours needs no timer
+    later = connect(fresh(), "c1", "web", 1_000, TIMING, sig_expires_at=MAX_CONNECTION_AGE_MS * 2)
+    assert TimerKind.USERSIG_EXPIRED not in kinds(later)
+
+
+def test_a_device_gone_silent_is_dropped_as_timed_out_with_the_same_grace() -> None:
+    silent = drop(online("ios"), "c1", 2_000, TIMING, timed_out=True)
+    closed = drop(online("ios"), "c1", 2_000, TIMING)
+    assert silent.state.connections["c1"] == Connection("ios", 1_000, 2_000, timed_out=True)
+    assert closed.state.connections["c1"] == Connection("ios", 1_000, 2_000)
+    assert silent.timers == closed.timers
+    assert silent.state.status_type == closed.state.status_type == ONLINE  # in its grace
+
+
 def test_connect_removes_that_platforms_background_entry_only() -> None:
     state = in_background({"ios": 90_000, "android": 95_000})
     t = connect(state, "c9", "ios", 10_000, TIMING)

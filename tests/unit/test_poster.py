@@ -1,5 +1,6 @@
-"""The lean @connections post path (presence.poster) against a local HTTP endpoint that answers
-as API Gateway's @connections API does: 200, 410 Gone, 429 / LimitExceededException, 5xx."""
+"""The lean @connections post path (presence.store.poster) against a local HTTP endpoint that
+answers as API Gateway's @connections API does: 200, 410 Gone, 429 / LimitExceededException,
+5xx."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.credentials import Credentials
 
-from presence.poster import THROTTLE_ATTEMPTS, Poster, PostError
+from presence.store.poster import THROTTLE_ATTEMPTS, Poster, PostError
 
 
 class Endpoint(ThreadingHTTPServer):

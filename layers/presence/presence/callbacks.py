@@ -47,7 +47,7 @@ from urllib.parse import urlencode
 from aws_lambda_powertools.metrics import MetricUnit
 
 from presence import clock, config, lifecycle, settings, store
-from presence.events import Record, sequence_order
+from presence.events import Change, sequence_order
 from presence.lifecycle import MAX_CONNECTION_AGE_MS, Connection, PresenceState, Timing
 from presence.observability import logger, metrics
 from presence.tencent import platform_name
@@ -142,7 +142,7 @@ def message(
     }
 
 
-def enqueue(records: Sequence[Record], retried: set[str]) -> set[str]:
+def enqueue(records: Sequence[Change], retried: set[str]) -> set[str]:
     """Queue the callbacks of these records (when a callback URL is configured), up to the
     first record already to be retried; the sequence numbers of records to retry because their
     callbacks (or an earlier record's) were not queued."""

@@ -29,8 +29,6 @@ is given up and counted (PushFailures).
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,32 +37,24 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
-from presence import clock, lifecycle, sessions, settings, store
+from presence import clock, lifecycle, messages, retry, sessions, settings, store
+from presence.errors import PresenceError
 from presence.lifecycle import PresenceState
+from presence.messages import DeliveryJob, PageJob, PostJob, Recipient
 from presence.models import UserStatus
 from presence.observability import logger, metrics
 
-EVENT = "onUserStatusUpdated"
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
 MAX_WORKERS = store.SOCKET_POOL_SIZE  # concurrent posts, one pooled connection each
 OPENING_MS = 10_000  # a 410 this soon after $connect means "not open yet", not "gone"
-POST_ATTEMPTS = 3  # a failing post is tried this often, with these pauses between
-POST_BACKOFF_SECONDS = (0.05, 0.2)
+POST_ATTEMPTS = 3  # a failing post is tried this often (presence.retry's pauses between)
 
 PARTITIONS = 16  # message groups of post jobs (see template.yaml, DeliveryFunction)
 JOB_MAX_CONNECTIONS = 500
 PAGE_SIZE = 5_000  # watchers read by one page job
 
-FRAME_HEAD = b'{"event":"' + EVENT.encode() + b'","data":['
-FRAME_TAIL = b"]}"
-
-
-class Recipient(NamedTuple):
-    """A live connection that is to receive a change, and whose it is."""
-
-    connection_id: str
-    owner_id: str
-    connected_at: int
+# the onUserStatusUpdated frame around its statuses (presence.messages)
+_FRAME_OVERHEAD = len(messages.status_frame([]))
 
 
 class Frame(NamedTuple):
@@ -96,28 +86,25 @@ def status_of(state: PresenceState) -> UserStatus:
     )
 
 
-def encode(status: UserStatus) -> bytes:
-    return json.dumps(status.to_wire(), separators=(",", ":"), ensure_ascii=False).encode()
-
-
 def pack(statuses: Sequence[tuple[str, bytes]]) -> list[Frame]:
-    """Pack encoded statuses, in order, into as few frames of at most MAX_FRAME_BYTES as fit."""
+    """Pack encoded statuses (messages.encode_status), in order, into as few frames of at most
+    MAX_FRAME_BYTES as fit."""
     frames: list[Frame] = []
     parts: list[bytes] = []
     users: list[str] = []
-    size = len(FRAME_HEAD) + len(FRAME_TAIL)
+    size = _FRAME_OVERHEAD
     for user_id, part in statuses:
         extra = len(part) + (1 if parts else 0)
         if parts and size + extra > MAX_FRAME_BYTES:
-            frames.append(Frame(FRAME_HEAD + b",".join(parts) + FRAME_TAIL, tuple(users)))
+            frames.append(Frame(messages.status_frame(parts), tuple(users)))
             parts, users = [], []
-            size = len(FRAME_HEAD) + len(FRAME_TAIL)
+            size = _FRAME_OVERHEAD
             extra = len(part)
         parts.append(part)
         users.append(user_id)
         size += extra
     if parts:
-        frames.append(Frame(FRAME_HEAD + b",".join(parts) + FRAME_TAIL, tuple(users)))
+        frames.append(Frame(messages.status_frame(parts), tuple(users)))
     return frames
 
 
@@ -167,19 +154,26 @@ def send(recipient: Recipient, frames: Sequence[Frame]) -> Outcome:
 
 
 def _post(recipient: Recipient, frame: Frame) -> bool | None:
-    """True: posted; False: the connection is gone (410); None: failed every attempt."""
-    for attempt in range(POST_ATTEMPTS):
+    """True: posted; False: the connection is gone (410); None: failed every attempt
+    (POST_ATTEMPTS, paused by presence.retry's policy)."""
+    failures: list[Exception] = []
+
+    def attempt() -> bool | None:
         try:
             return store.post_to_connection(recipient.connection_id, frame.data)
-        except Exception:
-            if attempt + 1 == POST_ATTEMPTS:
-                logger.exception(
-                    "push failed; given up for this connection",
-                    extra={"connectionId": recipient.connection_id, "userIDs": frame.user_ids},
-                )
-                return None
-            time.sleep(POST_BACKOFF_SECONDS[min(attempt, len(POST_BACKOFF_SECONDS) - 1)])
-    return None  # pragma: no cover (the loop returns)
+        except Exception as exc:
+            failures.append(exc)
+            return None
+
+    try:
+        return retry.until_done(attempt, what="a push", tries=POST_ATTEMPTS)
+    except PresenceError:
+        logger.error(
+            "push failed; given up for this connection",
+            extra={"connectionId": recipient.connection_id, "userIDs": frame.user_ids},
+            exc_info=failures[-1],
+        )
+        return None
 
 
 def drop_gone(recipient: Recipient) -> None:
@@ -214,31 +208,23 @@ def _dedup_id(*parts: object) -> str:
 
 def post_jobs(
     state: PresenceState, to: Sequence[Recipient], *, page: str = "first"
-) -> list[store.DeliveryJob]:
+) -> list[DeliveryJob]:
     """The post jobs that tell `to` about the user's `state`: by partition, in chunks."""
     status = status_of(state)
     visible = settings.current().lastActiveTimeVisible
-    frames = {
-        "own": (FRAME_HEAD + encode(status) + FRAME_TAIL).decode(),
-        "others": (FRAME_HEAD + encode(status.as_seen_by_others(visible)) + FRAME_TAIL).decode(),
-    }
+    own = messages.status_frame([messages.encode_status(status)]).decode()
+    others = messages.status_frame([messages.encode_status(status.as_seen_by_others(visible))])
     by_partition: dict[int, list[Recipient]] = {}
     for recipient in to:
         by_partition.setdefault(partition_of(recipient.connection_id), []).append(recipient)
-    jobs: list[store.DeliveryJob] = []
+    jobs: list[DeliveryJob] = []
     for partition, members in sorted(by_partition.items()):
         for chunk_no, start in enumerate(range(0, len(members), JOB_MAX_CONNECTIONS)):
-            chunk = members[start : start + JOB_MAX_CONNECTIONS]
-            body = {
-                "kind": "post",
-                "userID": state.user_id,
-                "version": state.version,
-                "frames": frames,
-                "to": [[r.connection_id, r.owner_id, r.connected_at] for r in chunk],
-            }
+            chunk = tuple(members[start : start + JOB_MAX_CONNECTIONS])
+            job = PostJob(state.user_id, state.version, own, others.decode(), chunk)
             jobs.append(
-                store.DeliveryJob(
-                    json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                DeliveryJob(
+                    job.encode(),
                     group=f"p{partition}",
                     dedup=_dedup_id(state.user_id, state.version, partition, page, chunk_no),
                 )
@@ -246,19 +232,11 @@ def post_jobs(
     return jobs
 
 
-def page_job(user_id: str, version: int, source: str, cursor: Any, page: int) -> store.DeliveryJob:
+def page_job(user_id: str, version: int, source: str, cursor: Any, page: int) -> DeliveryJob:
     """A job that reads the next page of the user's watchers of `source` (subscribers or
     friends) from `cursor` (a DynamoDB LastEvaluatedKey)."""
-    body = {
-        "kind": "page",
-        "userID": user_id,
-        "version": version,
-        "source": source,
-        "cursor": cursor,
-        "page": page,
-    }
-    return store.DeliveryJob(
-        json.dumps(body, separators=(",", ":")),
+    return DeliveryJob(
+        PageJob(user_id, version, source, cursor, page).encode(),
         group=f"page-{hashlib.sha256(user_id.encode()).hexdigest()[:32]}",
         dedup=_dedup_id(user_id, version, source, page),
     )
@@ -278,32 +256,30 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     response = process_partial_response(
         event=event,
-        record_handler=lambda record: run(json.loads(record.body), version_of),
+        record_handler=lambda record: run(messages.decode_job(record.body), version_of),
         processor=processor,
         context=context,
     )
     return dict(response)
 
 
-def run(job: dict[str, Any], version_of: Callable[[str], int] = store.get_version) -> None:
+def run(job: PostJob | PageJob, version_of: Callable[[str], int] | None = None) -> None:
     """One delivery job (raises on anything that should make SQS deliver it again).
     `version_of` reads the user's current version (the delivery function's batch caches it)."""
-    if version_of(str(job["userID"])) > int(job["version"]):
-        logger.info("superseded; the newer change delivers", extra={"userID": job["userID"]})
+    version = (version_of or store.get_version)(job.user_id)
+    if version > job.version:
+        logger.info("superseded; the newer change delivers", extra={"userID": job.user_id})
         return
-    if job["kind"] == "post":
+    if isinstance(job, PostJob):
         _run_post(job)
-    elif job["kind"] == "page":
-        _run_page(job)
     else:
-        raise ValueError(f"unknown delivery job kind {job['kind']!r}")
+        _run_page(job)
 
 
-def _run_post(job: dict[str, Any]) -> list[Outcome]:
-    own = Frame(str(job["frames"]["own"]).encode(), (str(job["userID"]),))
-    others = Frame(str(job["frames"]["others"]).encode(), (str(job["userID"]),))
-    to = [Recipient(str(c), str(o), int(t)) for c, o, t in job["to"]]
-    outcomes = post_all([(r, [own if r.owner_id == job["userID"] else others]) for r in to])
+def _run_post(job: PostJob) -> list[Outcome]:
+    own = Frame(job.own_frame.encode(), (job.user_id,))
+    others = Frame(job.others_frame.encode(), (job.user_id,))
+    outcomes = post_all([(r, [own if r.owner_id == job.user_id else others]) for r in job.to])
     for name, value in (
         ("PushesSent", sum(o.sent for o in outcomes)),
         ("PushesGone", sum(o.gone for o in outcomes)),
@@ -313,11 +289,11 @@ def _run_post(job: dict[str, Any]) -> list[Outcome]:
     return outcomes
 
 
-def _run_page(job: dict[str, Any]) -> None:
-    user_id, source, page = str(job["userID"]), str(job["source"]), int(job["page"])
-    watchers, cursor = store.watchers_page(user_id, source, job["cursor"], PAGE_SIZE)
+def _run_page(job: PageJob) -> None:
+    user_id, source, page = job.user_id, job.source, job.page
+    watchers, cursor = store.watchers_page(user_id, source, job.cursor, PAGE_SIZE)
     state = store.get_presence(user_id)
-    if state.version > int(job["version"]):
+    if state.version > job.version:
         # changed again since the job's own check: posting the newer value here would post it
         # twice (its own stream record fans it out to every page), so this chain stops here
         logger.info("superseded; the newer change delivers", extra={"userID": user_id})

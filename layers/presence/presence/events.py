@@ -12,17 +12,17 @@ again, so a backend that must count each change once keys on (userID, version).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from presence import clock, settings, store
 from presence.lifecycle import PresenceState
+from presence.messages import EVENT_DETAIL_TYPE, EVENT_SOURCE, StatusChange
 from presence.models import StatusType
 from presence.observability import logger
 
-SOURCE = "presence"
-DETAIL_TYPE = "UserStatusChanged"
+SOURCE = EVENT_SOURCE
+DETAIL_TYPE = EVENT_DETAIL_TYPE
 REASONS = (
     "login",
     "logout",
@@ -31,6 +31,7 @@ REASONS = (
     "setSelfStatus",
     "customStatusCleared",
     "expired",
+    "timeout",
 )
 
 
@@ -39,8 +40,9 @@ def sequence_order(sequence_number: str) -> tuple[int, str]:
     return len(sequence_number), sequence_number
 
 
-class Record(NamedTuple):
-    """What an event is made of: a stream record's user, images and sequence number."""
+class Change(NamedTuple):
+    """One Status stream record: user `user_id` went from `old` to `new` (what the fan-out
+    pushes and what an event tells)."""
 
     user_id: str
     old: PresenceState
@@ -48,23 +50,23 @@ class Record(NamedTuple):
     sequence_number: str
 
 
-def describe(old: PresenceState, new: PresenceState, at_ms: int) -> dict[str, Any] | None:
-    """The event's detail for a stored change from `old` to `new`; None when the user's
-    status did not change (a second device, a drop in its grace, a timer with nothing to do)."""
+def describe(old: PresenceState, new: PresenceState, at_ms: int) -> StatusChange | None:
+    """The event for a stored change from `old` to `new`; None when the user's status did not
+    change (a second device, a drop in its grace, a timer with nothing to do)."""
     if (old.status_type, old.custom_status) == (new.status_type, new.custom_status):
         return None
     reason, platform = _reason(old, new)
-    return {
-        "userID": new.user_id,
-        "statusType": int(new.status_type),
-        "customStatus": new.custom_status,
-        "lastActiveTime": new.last_active_time,
-        "version": new.version,
-        "previousStatusType": int(old.status_type),
-        "reason": reason,
-        "platform": platform,
-        "time": at_ms,
-    }
+    return StatusChange(
+        user_id=new.user_id,
+        status_type=new.status_type,
+        custom_status=new.custom_status,
+        last_active_time=new.last_active_time,
+        version=new.version,
+        previous_status_type=old.status_type,
+        reason=reason,
+        platform=platform,
+        time=at_ms,
+    )
 
 
 def _reason(old: PresenceState, new: PresenceState) -> tuple[str, str]:
@@ -91,29 +93,29 @@ def _reason(old: PresenceState, new: PresenceState) -> tuple[str, str]:
     return "logout", ""
 
 
-def publish(records: Sequence[Record], retried: set[str]) -> set[str]:
+def publish(records: Sequence[Change], retried: set[str]) -> set[str]:
     """Publish the events of these records (in order, when the setting is on), up to the first
     record already to be retried; the sequence numbers of records to retry because their event
     (or an earlier one) was not published."""
     if not records or not settings.current().statusChangeEvents:
         return set()
     stop = min(retried, key=sequence_order) if retried else None
-    entries: list[tuple[str, dict[str, Any]]] = []
+    entries: list[tuple[str, StatusChange]] = []
     now = clock.now_ms()
     for record in records:
         if stop is not None and sequence_order(record.sequence_number) >= sequence_order(stop):
             break
-        detail = describe(record.old, record.new, now)
-        if detail is not None:
-            entries.append((record.sequence_number, detail))
+        event = describe(record.old, record.new, now)
+        if event is not None:
+            entries.append((record.sequence_number, event))
     published = 0
     try:
         for start in range(0, len(entries), 10):
             chunk = entries[start : start + 10]
             failed_at = store.put_events(
                 [
-                    {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail)}
-                    for _, detail in chunk
+                    {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": event.encode()}
+                    for _, event in chunk
                 ]
             )
             if failed_at is not None:

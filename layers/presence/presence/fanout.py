@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -59,9 +59,11 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import callbacks, clock, delivery, events, lifecycle, settings, store
-from presence.delivery import Outcome, Recipient
+from presence import callbacks, clock, delivery, events, lifecycle, messages, settings, store
+from presence.delivery import Outcome
+from presence.events import Change
 from presence.lifecycle import PresenceState
+from presence.messages import DeliveryJob, Recipient
 from presence.models import StatusType
 from presence.observability import logger, metrics
 from presence.settings import Settings
@@ -69,15 +71,6 @@ from presence.settings import Settings
 FIRST_PAGE = 100  # subscribers (and friends) of a changed user read here; more: page jobs
 INLINE_BUDGET = 200  # connections this function posts itself per batch; more: post jobs
 _EVENT_NAMES = frozenset({"INSERT", "MODIFY", "REMOVE"})
-
-
-class Change(NamedTuple):
-    """One stream record: user `user_id` went from `old` to `new`."""
-
-    user_id: str
-    old: PresenceState
-    new: PresenceState
-    sequence_number: str
 
 
 @dataclass
@@ -106,9 +99,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     failures: list[dict[str, Any]] = [dict(f) for f in response["batchItemFailures"]]
     unscheduled = schedule(changes)
-    records = [events.Record(c.user_id, c.old, c.new, c.sequence_number) for c in changes]
-    retried = unscheduled | events.publish(records, unscheduled)
-    retried |= callbacks.enqueue(records, retried)
+    retried = unscheduled | events.publish(changes, unscheduled)
+    retried |= callbacks.enqueue(changes, retried)
     failed = retried | deliver(changes, retried)
     # numeric order (stream sequence numbers are decimal strings); Lambda retries from the lowest
     failures += [{"itemIdentifier": seq} for seq in sorted(failed, key=events.sequence_order)]
@@ -175,7 +167,7 @@ def deliver(changes: Sequence[Change], retried: set[str] | None = None) -> set[s
         inline, queued = _split(pushes, plan, more)
         # posting or queueing what Lambda will retry anyway would deliver it twice
         inline, queued = _before(inline, pushes, retry), _before(queued, pushes, retry)
-        jobs: list[store.DeliveryJob] = []
+        jobs: list[DeliveryJob] = []
         for user_id in queued:
             state = pushes[user_id].new
             jobs += delivery.post_jobs(state, plan[user_id])
@@ -347,9 +339,10 @@ def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> li
         return []
     visible = settings.current().lastActiveTimeVisible
     statuses = {user_id: delivery.status_of(net.new) for user_id, net in pushes.items()}
-    own = {u: delivery.encode(status) for u, status in statuses.items()}
+    own = {u: messages.encode_status(status) for u, status in statuses.items()}
     others = {
-        u: delivery.encode(status.as_seen_by_others(visible)) for u, status in statuses.items()
+        u: messages.encode_status(status.as_seen_by_others(visible))
+        for u, status in statuses.items()
     }
     jobs = []
     for connection_id, users in inbox.items():

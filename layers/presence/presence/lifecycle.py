@@ -1,10 +1,13 @@
 """How a user's statusType follows their devices (API.md section 3): a pure state machine.
 
-No I/O here. A connect and a drop are stored as one write of that connection's own entry (they
-never contend with the user's other devices; `connect` and `drop` below are what they mean). The
-other events (logout, kick, a timer) are applied by `sessions`: read the PresenceState, apply one
-of these transitions, write it back with one conditional write. The same `settle` decides what a
-read shows, so a status never looks ONLINE past its grace just because a timer has not fired yet.
+No I/O here. `connect` and `drop` below are the rules of a connect and a drop; the store writes
+each as one write of that connection's own entry (store.add_connection, store.mark_dropped), so
+they never contend with the user's other devices, and the settle that reads apply finishes the
+rest. tests/integration/test_store_lifecycle.py applies each rule and its write to the same
+stored states and holds the results equal. The other events (logout, kick, a timer) are applied
+by `sessions`: read the PresenceState, apply one of these transitions, write it back with one
+conditional write. The same `settle` decides what a read shows, so a status never looks ONLINE
+past its grace just because a timer has not fired yet.
 
 What follows a change (the timers it implies) is `followups(before, after)`: a function of the
 two stored states alone, so the Status table's stream, which carries both images of every
@@ -127,21 +130,35 @@ class Transition(NamedTuple):
 
 
 def connect(
-    state: PresenceState, connection_id: str, platform: str, now: int, timing: Timing
+    state: PresenceState,
+    connection_id: str,
+    platform: str,
+    now: int,
+    timing: Timing,
+    *,
+    sig_expires_at: int | None = None,
 ) -> Transition:
-    connections = {**state.connections, connection_id: Connection(platform, now)}
+    """A new live connection (opened with a UserSig that expires at `sig_expires_at`): the
+    user is ONLINE, and no longer in the background on that platform."""
+    connection = Connection(platform, now, sig_expires_at=sig_expires_at)
+    connections = {**state.connections, connection_id: connection}
     background = {p: t for p, t in state.background.items() if p != platform}
     return settle(
         replace(state, connections=connections, background=background), now, timing, state
     )
 
 
-def drop(state: PresenceState, connection_id: str, now: int, timing: Timing) -> Transition:
-    """The socket closed without a logout ($disconnect, or a 410 when pushing)."""
+def drop(
+    state: PresenceState, connection_id: str, now: int, timing: Timing, *, timed_out: bool = False
+) -> Transition:
+    """The socket closed without a logout ($disconnect, or a 410 when pushing), or its device
+    went silent (`timed_out`, liveness): its grace starts now. An unknown or already dropped
+    connection changes nothing."""
     current = state.connections.get(connection_id)
     if current is None or current.dropped_at is not None:
         return settle(state, now, timing)
-    connections = {**state.connections, connection_id: current._replace(dropped_at=now)}
+    dropped = current._replace(dropped_at=now, timed_out=current.timed_out or timed_out)
+    connections = {**state.connections, connection_id: dropped}
     return settle(replace(state, connections=connections), now, timing, state)
 
 

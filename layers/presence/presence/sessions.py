@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from presence import clock, lifecycle, retry, settings, store
+from presence import clock, lifecycle, messages, retry, settings, store
 from presence.errors import Code, PresenceError
 from presence.lifecycle import Connection, PresenceState, Timing, Transition
 from presence.observability import logger
@@ -22,14 +22,11 @@ Change = Callable[[PresenceState, int, Timing], Transition]
 
 CLOSE_WORKERS = 32  # sockets closed at once by a kick (one pooled @connections connection each)
 
-# The last frame a closed connection gets (API.md section 6, tim-js-sdk's KICKED_OUT_* values).
+# Why a closed connection was closed, in its last frame (API.md section 6, tim-js-sdk's
+# KICKED_OUT_* values; presence.messages.kicked_out).
 REST_API_KICK = "REST_API_Kick"
 MULTIPLE_ACCOUNT = "multipleAccount"
 USERSIG_EXPIRED = "userSigExpired"
-
-
-def kicked_out_frame(reason: str) -> bytes:
-    return b'{"event": "kickedOut", "reason": "' + reason.encode() + b'"}'
 
 
 def apply(user_id: str, change: Change) -> Transition:
@@ -133,7 +130,7 @@ def on_logout(connection_id: str) -> Transition | None:
             user_id, lambda state, now, timing: lifecycle.logout(state, connection_id, now, timing)
         )
         store.delete_connection(connection_id)
-    store.post_to_connection(connection_id, b'{"event": "loggedOut"}')
+    store.post_to_connection(connection_id, messages.LOGGED_OUT)
     store.close_connection(connection_id)
     return transition
 
@@ -193,7 +190,7 @@ def _close(connection_ids: Iterable[str], reason: str) -> list[str]:
     ids = sorted(connection_ids)
     if not ids:
         return []
-    frame = kicked_out_frame(reason)
+    frame = messages.kicked_out(reason)
 
     def close(connection_id: str) -> str | None:
         try:

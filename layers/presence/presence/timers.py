@@ -11,7 +11,6 @@ more only if its work is still wanted.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from presence import clock, lifecycle, sessions, settings, store
+from presence import clock, lifecycle, messages, sessions, settings, store
 from presence.lifecycle import PresenceState, Timer, TimerKind, Timing
 from presence.observability import logger, metrics
 
@@ -37,18 +36,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(response)
 
 
-def parse(body: str) -> Timer:
-    value = json.loads(body)
-    return Timer(
-        int(value["dueAt"]),
-        TimerKind(value["kind"]),
-        str(value["userID"]),
-        str(value.get("subject", "")),
-    )
-
-
 def _handle_record(record: SQSRecord) -> None:
-    run(parse(record.body))
+    run(messages.decode_timer(record.body))
 
 
 def run(timer: Timer) -> None:

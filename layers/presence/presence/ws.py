@@ -98,10 +98,6 @@ def authenticate_connect(event: dict[str, Any]) -> ConnectRequest:
     return ConnectRequest(user_id, platform, (sig.time + sig.expire) * 1000, client_ip)
 
 
-def error_frame(message: str) -> dict[str, Any]:
-    return {"event": "error", "code": int(Code.INVALID_PARAMETER), "message": message}
-
-
 QUOTE_MAX_CHARS = 64  # of what the client sent, in an error message (API.md section 6)
 _FRAME_SHAPE = 'frames must be JSON objects like {"action": "ping"}'
 
