@@ -211,7 +211,11 @@ async def settle(runtime: Runtime, last_connect: float, quiet: float = 1.5) -> f
     await asyncio.sleep(max(0.0, last_connect + VERIFY_DELAY_SECONDS - time.monotonic()))
     empty = 0
     while empty < 2 and time.monotonic() - started < 600:
-        empty = empty + 1 if await asyncio.to_thread(queued_messages, runtime) == 0 else 0
+        empty = (
+            empty + 1
+            if await asyncio.to_thread(queued_messages, runtime, delayed=False) == 0
+            else 0
+        )
         await asyncio.sleep(1.1)
     size, since = -1, time.monotonic()
     while time.monotonic() - since < quiet and time.monotonic() - started < 600:
