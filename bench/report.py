@@ -101,8 +101,9 @@ Against the goals (API.md section 6: 2 s p99 to the last recipient up to 1,000; 
 These are the local runtime's numbers, not AWS's: the benchmark's clients, the WebSocket
 gateway, moto and {d["workers"]} worker processes share this machine's two cores, each
 @connections post costs ~0.3 ms of CPU in a worker (the lean post path) plus the gateway's
-and the client's share, and {d["delivery_pollers"]} pollers read the delivery queue (AWS runs up to 16 delivery
-invocations at once, each with its own CPU). The projection for AWS is the next section's.
+and the client's share, and {d["delivery_pollers"]} pollers read the delivery queue (AWS runs
+up to 16 delivery invocations at once, each with its own CPU). The projection for AWS is the
+next section's.
 """
 
 
