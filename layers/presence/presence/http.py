@@ -39,7 +39,7 @@ def http_endpoint[B: BaseModel](
     def decorate(operation: Callable[[Caller, B], dict[str, Any]]) -> LambdaHandler:
         @wraps(operation)
         def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            try:
+            def attempt() -> dict[str, Any]:
                 request = Request(event)
                 caller = authenticate(request)
                 logger.append_keys(userID=caller.user_id)
@@ -47,17 +47,9 @@ def http_endpoint[B: BaseModel](
                     require_admin(caller)
                 body = parse_body(request, body_model)
                 data = operation(caller, body)
-            except PresenceError as exc:
-                return error_response(exc)
-            except Exception:
-                logger.exception("request failed")
-                return error_response(
-                    PresenceError(
-                        Code.SERVER_FAULT, "internal error; the request was not completed"
-                    )
-                )
-            metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-            return response(200, {"code": 0, "message": "", "data": data})
+                return response(200, {"code": 0, "message": "", "data": data})
+
+            return guarded(attempt, error_response)
 
         # what the OpenAPI document (local/openapi.py) describes; copied outward by each
         # wrapper below (functools.wraps)
@@ -141,7 +133,27 @@ def parse_body[B: BaseModel](request: Request, model: type[B]) -> B:
         raise PresenceError(Code.INVALID_PARAMETER, describe_validation_error(exc)) from None
 
 
-def error_response(exc: PresenceError) -> dict[str, Any]:
+def guarded(
+    attempt: Callable[[], dict[str, Any]], refuse: Callable[[PresenceError], dict[str, Any]]
+) -> dict[str, Any]:
+    """Run one request: its answer, counted; a PresenceError answered by `refuse`; anything
+    else logged and answered by `refuse` as 7012, never with its text (every HTTP envelope:
+    this API's and presence.tencent's)."""
+    try:
+        answer = attempt()
+    except PresenceError as exc:
+        return refuse(exc)
+    except Exception:
+        logger.exception("request failed")
+        return refuse(
+            PresenceError(Code.SERVER_FAULT, "internal error; the request was not completed")
+        )
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    return answer
+
+
+def note_refusal(exc: PresenceError) -> None:
+    """Log and count a refused request (a client error, or a server fault)."""
     extra = {"code": int(exc.code), "reason": exc.message}
     if exc.http_status >= 500:
         logger.error("server fault", extra=extra)
@@ -149,6 +161,10 @@ def error_response(exc: PresenceError) -> dict[str, Any]:
     else:
         logger.info("request refused", extra=extra)
         metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+
+
+def error_response(exc: PresenceError) -> dict[str, Any]:
+    note_refusal(exc)
     return response(exc.http_status, {"code": int(exc.code), "message": exc.message})
 
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
 from presence import auth, clock, config, http, lifecycle, sessions, settings, store
@@ -78,7 +77,7 @@ def rest_endpoint[B: BaseModel](
     def decorate(operation: Callable[[B], dict[str, Any]]) -> LambdaHandler:
         @wraps(operation)
         def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            try:
+            def attempt() -> dict[str, Any]:
                 request = http.Request(event)
                 query = _query(event)
                 caller = authenticate(query)
@@ -90,19 +89,11 @@ def rest_endpoint[B: BaseModel](
                 _check_query(query)
                 body = http.parse_body(request, body_model)
                 fields = operation(body)
-            except PresenceError as exc:
-                return failure(exc)
-            except Exception:
-                logger.exception("request failed")
-                return failure(
-                    PresenceError(
-                        Code.SERVER_FAULT, "internal error; the request was not completed"
-                    )
+                return http.response(
+                    200, {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **fields}
                 )
-            metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-            return http.response(
-                200, {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **fields}
-            )
+
+            return http.guarded(attempt, failure)
 
         # what the OpenAPI document (local/openapi.py) describes
         run.body_model = body_model  # type: ignore[attr-defined]
@@ -160,13 +151,7 @@ def _check_query(query: dict[str, str]) -> None:
 
 def failure(exc: PresenceError) -> dict[str, Any]:
     """A failure as Tencent's REST API answers one: HTTP 200, ActionStatus FAIL."""
-    extra = {"code": int(exc.code), "reason": exc.message}
-    if exc.http_status >= 500:
-        logger.error("server fault", extra=extra)
-        metrics.add_metric(name="ServerFaults", unit=MetricUnit.Count, value=1)
-    else:
-        logger.info("request refused", extra=extra)
-        metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+    http.note_refusal(exc)
     return http.response(
         200, {"ActionStatus": "FAIL", "ErrorCode": int(exc.code), "ErrorInfo": exc.message}
     )
