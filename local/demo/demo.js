@@ -47,6 +47,24 @@ function clock(epochMs) {
   return new Date(epochMs).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
+/** "clears at 14:30" (another day: "clears Tue 14:30"), for a customStatusExpiresAt. */
+function clearsAt(epochMs) {
+  const at = new Date(epochMs);
+  const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  if (at.toDateString() === new Date().toDateString()) return `clears at ${time}`;
+  return `clears ${at.toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric' })} ${time}`;
+}
+
+/** The custom status has an expiry (customStatusExpiresAt > 0) and is set. */
+function expiring(status) {
+  return Boolean(status?.customStatus) && status.customStatusExpiresAt > 0;
+}
+
+/** It went away because its time was up (the server clears it within 2 s of the expiry). */
+function expired(before, after) {
+  return expiring(before) && !after.customStatus && Date.now() >= before.customStatusExpiresAt - 1000;
+}
+
 function ago(epochMs) {
   const seconds = Math.max(0, (Date.now() - epochMs) / 1000);
   if (seconds < 60) return 'just now';
@@ -103,14 +121,28 @@ function activity(...parts) {
 
 // --- rendering ------------------------------------------------------------------------------
 
+/** One's own status, as the server tells it to oneself: the real one, with `invisible` while
+ * everyone else sees a logged-out user. */
 function renderMe(status) {
-  if (status) contacts.set(me, { ...(contacts.get(me) || {}), status, self: true });
+  const held = contacts.get(me)?.status;
+  // the answer of a setSelfStatus and the push of the same change may arrive either way round
+  if (status && !(held && (status.version ?? 0) < (held.version ?? 0))) {
+    contacts.set(me, { ...(contacts.get(me) || {}), status, self: true });
+  }
   const mine = contacts.get(me)?.status;
   const line = $('me-status');
   line.dataset.statusType = mine ? mine.statusType : 0;
   const custom = mine?.customStatus;
   line.querySelector('.label').textContent = custom ? `${describe(mine)} · “${custom}”` : describe(mine);
+  $('me-clears').hidden = !expiring(mine);
+  $('me-clears').textContent = expiring(mine) ? `Your status ${clearsAt(mine.customStatusExpiresAt)}` : '';
+  $('me-clears').title = expiring(mine) ? new Date(mine.customStatusExpiresAt).toLocaleString() : '';
+  const invisible = Boolean(mine?.invisible);
+  $('me-invisible').hidden = !invisible;
+  $('invisible-toggle').checked = invisible;
+  line.dataset.invisible = invisible ? 'yes' : 'no';
   $('me-avatar').dataset.statusType = line.dataset.statusType;
+  $('me-avatar').dataset.invisible = line.dataset.invisible;
 }
 
 function renderContact(userID) {
@@ -132,7 +164,11 @@ function renderContact(userID) {
     avatar(userID),
     el('div', { class: 'contact-main' },
       el('div', { class: 'contact-name' }, userID, badge),
-      el('div', { class: 'contact-custom' }, status?.customStatus || ''),
+      el('div', { class: 'contact-status', hidden: !status?.customStatus },
+        el('span', { class: 'contact-custom' }, status?.customStatus || ''),
+        expiring(status)
+          ? el('span', { class: 'clears', title: `Clears itself at ${new Date(status.customStatusExpiresAt).toLocaleString()}` }, clearsAt(status.customStatusExpiresAt))
+          : null),
       el('div', { class: 'contact-seen' }, describe(status), snapshot)),
     el('div', { class: 'contact-actions' },
       following ? null : el('button', {
@@ -168,7 +204,9 @@ function flash(row) {
 function onStatusUpdated(event) {
   for (const status of event.data) {
     if (status.userID === me) {
+      const before = contacts.get(me)?.status;
       renderMe(status);
+      if (before && expired(before, status)) activity(`Your status “${before.customStatus}” cleared itself`);
       continue;
     }
     const contact = contacts.get(status.userID);
@@ -181,7 +219,8 @@ function onStatusUpdated(event) {
       activity(el('b', {}, status.userID), ` is ${describe(status).split(' · ')[0].toLowerCase()}`);
     }
     if (before && (before.customStatus || '') !== (status.customStatus || '')) {
-      activity(el('b', {}, status.userID), status.customStatus ? `: “${status.customStatus}”` : ' cleared their status');
+      activity(el('b', {}, status.userID), status.customStatus ? `: “${status.customStatus}”`
+        : expired(before, status) ? `’s status “${before.customStatus}” cleared itself` : ' cleared their status');
     }
   }
 }
@@ -291,15 +330,48 @@ async function removeContact(userID) {
   renderContacts();
 }
 
+/** The "Clear after" choice in seconds (customStatusExpiresIn), or undefined: don't clear. */
+function clearAfterSeconds() {
+  const choice = $('status-clear-after').value;
+  if (choice === 'today') {
+    const midnight = new Date();
+    midnight.setHours(24, 0, 0, 0); // the end of today, local time
+    return Math.max(1, Math.ceil((midnight - Date.now()) / 1000));
+  }
+  return choice ? Number(choice) : undefined;
+}
+
 async function setMyStatus(text) {
   showError('me-error', null);
+  const options = { customStatus: text };
+  const clearAfter = text ? clearAfterSeconds() : undefined; // an expiry only with a status
+  if (clearAfter) options.customStatusExpiresIn = clearAfter;
   try {
-    const { data } = await tim.setSelfStatus({ customStatus: text });
+    const { data } = await tim.setSelfStatus(options);
     renderMe(data);
     $('status-input').value = '';
-    activity(text ? `You set your status: “${text}”` : 'You cleared your status');
+    $('status-clear-after').value = '';
+    const clears = expiring(data) ? ` (${clearsAt(data.customStatusExpiresAt)})` : '';
+    activity(text ? `You set your status: “${text}”${clears}` : 'You cleared your status');
   } catch (error) {
     showError('me-error', error);
+  }
+}
+
+/** "Appear offline": everyone else sees a logged-out user until it is turned off again. */
+async function setInvisible(invisible) {
+  showError('me-error', null);
+  const toggle = $('invisible-toggle');
+  toggle.disabled = true;
+  try {
+    const { data } = await tim.setSelfStatus({ invisible });
+    renderMe(data);
+    activity(data.invisible ? 'You appear offline: others see you as logged out' : 'You are visible again');
+  } catch (error) {
+    showError('me-error', error);
+    renderMe(); // the switch shows what the server last said
+  } finally {
+    toggle.disabled = false;
   }
 }
 
@@ -393,6 +465,7 @@ $('add-form').addEventListener('submit', (event) => {
   $('add-input').value = '';
   addContact(id);
 });
+$('invisible-toggle').addEventListener('change', (event) => setInvisible(event.target.checked));
 $('logout').addEventListener('click', logout);
 $('subscribe-all').addEventListener('click', () => followAll(true));
 $('unsubscribe-all').addEventListener('click', () => followAll(false));
