@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,24 @@ expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not in
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT_ENV = "PRESENCE_DEMO_SCREENSHOT"  # e.g. docs/demo.png: where the screenshot goes
 HHMMSS = r"\d\d:\d\d:\d\d"  # the demo's clock times
+INVISIBLE_MARKER = "Invisible — others see you as logged out"
+# What a page's SDK is told about `who`: every frame's status of that user as it arrives off the
+# socket (before the SDK orders or de-duplicates anything), with the page's clock.
+RECORD_FRAMES = """(who) => {
+    window.frames_about = [];
+    window.presenceDemo.tim._session.ws.addEventListener('message', (event) => {
+        const frame = JSON.parse(event.data);
+        if (frame.event !== 'onUserStatusUpdated') return;
+        for (const s of frame.data) {
+            if (s.userID === who) window.frames_about.push({ ...s, receivedAt: Date.now() });
+        }
+    });
+}"""
+# A read through the page's SDK (getUserStatus), as the app in that window would make it.
+READ_STATUS = """async (who) => {
+    const { data } = await window.presenceDemo.tim.getUserStatus({ userIDList: [who] });
+    return data.successUserList[0];
+}"""
 
 
 def sign_in(page: Page, demo: DemoRuntime, user_id: str) -> None:
@@ -148,9 +168,11 @@ def test_a_contact_not_followed_shows_a_snapshot_with_its_time(
 def test_screenshot_of_two_windows(
     demo: DemoRuntime, new_page: Callable[..., Page], tmp_path: Path
 ) -> None:
-    """Two demo windows side by side (alice's and bob's), in one picture. Saved to
-    $PRESENCE_DEMO_SCREENSHOT when set (`PRESENCE_DEMO_SCREENSHOT=docs/demo.png` refreshes the
-    README's picture), else to a temporary file."""
+    """Two demo windows side by side (alice's and bob's), in one picture: alice's status clears
+    itself in an hour, bob appears offline (his window shows the switch on, alice's shows him
+    logged out). Saved to $PRESENCE_DEMO_SCREENSHOT when set
+    (`PRESENCE_DEMO_SCREENSHOT=docs/demo.png` refreshes the README's picture), else to a
+    temporary file."""
     a, b = new_page(880, 620), new_page(880, 620)
     sign_in(a, demo, "alice")
     sign_in(b, demo, "bob")
@@ -160,11 +182,15 @@ def test_screenshot_of_two_windows(
     contact(a, "carol").locator(".follow").click()
     expect(contact(a, "carol")).to_have_attribute("data-following", "yes")
     demo.call("carol", "setSelfStatus", {"customStatus": "On vacation"})
-    a.fill("#status-input", "In a meeting")
-    a.click("#status-form button[type=submit]")
+    set_status(a, "In a meeting", clear_after="1 hour")
     b.click(".chip >> text=Listening to music")
     expect(contact(a, "bob").locator(".contact-custom")).to_have_text("Listening to music")
+    b.get_by_text("Appear offline", exact=True).click()
+    expect(b.locator("#me-invisible")).to_be_visible()
+    expect(contact(a, "bob")).to_have_attribute("data-status-type", str(UNLOGINED))
+    expect(contact(a, "bob").locator(".contact-custom")).to_have_text("")
     expect(contact(b, "alice").locator(".contact-custom")).to_have_text("In a meeting")
+    expect(contact(b, "alice").locator(".clears")).to_contain_text("clears at")
     expect(contact(a, "carol").locator(".contact-custom")).to_have_text("On vacation")
     a.wait_for_timeout(800)  # let the highlight fade
 
@@ -188,6 +214,173 @@ def test_screenshot_of_two_windows(
     path = ROOT / target if target else tmp_path / "demo.png"
     frame.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 20_000
+
+
+def follow(page: Page, user_id: str) -> Locator:
+    """Add `user_id` as a contact (which follows it) and wait for its live status."""
+    page.fill("#add-input", user_id)
+    page.click("#add-form button[type=submit]")
+    row = contact(page, user_id)
+    expect(row).to_have_attribute("data-following", "yes")
+    expect(row).to_have_attribute("data-status-type", str(ONLINE))
+    return row
+
+
+def set_status(page: Page, text: str, clear_after: str | None = None) -> None:
+    """Type a custom status, pick a "Clear after" choice (its label) and press Set."""
+    page.fill("#status-input", text)
+    if clear_after is not None:
+        page.select_option("#status-clear-after", label=clear_after)
+    page.click("#status-form button[type=submit]")
+    expect(page.locator("#me-status")).to_contain_text(text)
+
+
+def hh_mm(epoch_ms: int) -> str:
+    """A customStatusExpiresAt as the demo shows it ("clears at 14:30"); the browser and this
+    process share the machine's time zone."""
+    return datetime.fromtimestamp(epoch_ms / 1000).strftime("%H:%M")
+
+
+def test_appear_offline_shows_watchers_a_logged_out_user(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    """alice turns on "Appear offline": bob, who follows her, sees her logged out at that
+    moment with no custom status, and nothing alice does while invisible reaches him (a new
+    custom status, signing out and in again); her own window shows the truth and the marker.
+    Turning it off shows bob her real status again."""
+    alice, bob = uid("alice"), uid("bob")
+    a, b = new_page(), new_page()
+    sign_in(a, demo, alice)
+    sign_in(b, demo, bob)
+    row = follow(b, alice)
+    set_status(a, "Focusing")
+    expect(row.locator(".contact-custom")).to_have_text("Focusing")
+    switch = a.get_by_role("switch", name="Appear offline")
+    expect(switch).not_to_be_checked()
+    expect(a.locator("#me-invisible")).to_be_hidden()
+    b.evaluate(RECORD_FRAMES, alice)
+
+    before = a.evaluate("Date.now()")
+    a.get_by_text("Appear offline", exact=True).click()  # the switch's label, as a user would
+    expect(switch).to_be_checked()
+    after = a.evaluate("Date.now()")
+
+    # alice's window: the truth (online, her status) and the marker
+    expect(a.locator("#me-invisible")).to_be_visible()
+    expect(a.locator("#me-invisible")).to_have_text(INVISIBLE_MARKER)
+    expect(a.locator("#me-status")).to_have_attribute("data-status-type", str(ONLINE))
+    expect(a.locator("#me-status")).to_have_text("Online · “Focusing”")
+    expect(a.locator("#activity")).to_contain_text("You appear offline")
+
+    # bob's window: logged out just now, no custom status
+    expect(row).to_have_attribute("data-status-type", str(UNLOGINED))
+    expect(row.locator(".contact-seen")).to_have_text("Logged out · last seen just now")
+    expect(row.locator(".contact-custom")).to_have_text("")
+    expect(row.locator(".contact-status")).to_be_hidden()
+    expect(b.locator("#activity")).to_contain_text(f"{alice} is logged out")
+    # ... and all his page was told: one change, "logged out at T", T the moment she hid
+    frames = wait_until(lambda: b.evaluate("window.frames_about"), 10, "bob's push")
+    assert len(frames) == 1, frames
+    masked = b.evaluate(READ_STATUS, alice)
+    for told in (frames[0], masked):
+        assert told["statusType"] == UNLOGINED, told
+        assert told["customStatus"] == "" and told["customStatusExpiresAt"] == 0, told
+        assert "invisible" not in told, told
+        assert before - 1000 <= told["lastActiveTime"] <= after + 1000, (told, before, after)
+    assert frames[0]["version"] == masked["version"]
+
+    # while invisible alice sets a status that clears itself: her window shows it, bob's nothing
+    set_status(a, "Secret plan", clear_after="1 hour")
+    expect(a.locator("#me-clears")).to_contain_text("clears")
+    b.wait_for_timeout(2000)
+    expect(row.locator(".contact-custom")).to_have_text("")
+    expect(row).to_have_attribute("data-status-type", str(UNLOGINED))
+    assert len(b.evaluate("window.frames_about")) == 1
+    assert b.evaluate(READ_STATUS, alice) == masked  # the version of that moment, too
+
+    # invisibility outlasts signing out and in: her switch is still on, bob learns nothing
+    a.click("#logout")
+    expect(a.locator("#login-view")).to_be_visible()
+    sign_in(a, demo, alice)
+    expect(switch).to_be_checked()
+    expect(a.locator("#me-invisible")).to_be_visible()
+    expect(a.locator("#me-status")).to_contain_text("Secret plan")
+    b.wait_for_timeout(1500)
+    assert len(b.evaluate("window.frames_about")) == 1
+    assert b.evaluate(READ_STATUS, alice) == masked
+
+    # visible again: bob sees her real status, with its expiry
+    a.get_by_text("Appear offline", exact=True).click()
+    expect(switch).not_to_be_checked()
+    expect(a.locator("#me-invisible")).to_be_hidden()
+    expect(row).to_have_attribute("data-status-type", str(ONLINE))
+    expect(row.locator(".contact-seen")).to_have_text("Online")
+    expect(row.locator(".contact-custom")).to_have_text("Secret plan")
+    expect(row.locator(".clears")).to_contain_text("clears")
+    visible = b.evaluate(READ_STATUS, alice)
+    assert visible["customStatus"] == "Secret plan" and "invisible" not in visible, visible
+    assert visible["version"] > masked["version"], (visible, masked)
+    assert a.errors == [] and b.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_custom_status_that_clears_itself(
+    demo: DemoRuntime, new_page: Callable[..., Page], uid: Callable[[str], str]
+) -> None:
+    """ "Clear after" sends customStatusExpiresIn: both windows show when the status clears;
+    "Don't clear" replaces the expiry; a status set to clear after a few seconds (the SDK called
+    in alice's page: the menu starts at a minute) leaves bob's window on time, pushed once."""
+    alice, bob = uid("alice"), uid("bob")
+    a, b = new_page(), new_page()
+    sign_in(a, demo, alice)
+    sign_in(b, demo, bob)
+    row = follow(b, alice)
+
+    set_at = time.time()
+    set_status(a, "Lunch", clear_after="1 hour")
+    expect(a.locator("#status-clear-after")).to_have_value("")  # the choice is for one status
+    expect(row.locator(".contact-custom")).to_have_text("Lunch")
+    expires_at = b.evaluate(READ_STATUS, alice)["customStatusExpiresAt"]
+    assert abs(expires_at / 1000 - (set_at + 3600)) < 10, (expires_at, set_at)
+    expect(row.locator(".clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
+    expect(a.locator("#me-clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
+    expect(a.locator("#activity")).to_contain_text(f"“Lunch” (clears at {hh_mm(expires_at)})")
+
+    set_status(a, "Back at my desk")  # "Don't clear": no expiry any more
+    expect(row.locator(".contact-custom")).to_have_text("Back at my desk")
+    expect(row.locator(".clears")).to_have_count(0)
+    expect(a.locator("#me-clears")).to_be_hidden()
+    assert b.evaluate(READ_STATUS, alice)["customStatusExpiresAt"] == 0
+
+    b.evaluate(RECORD_FRAMES, alice)
+    sent = a.evaluate("Date.now()")
+    mine = a.evaluate(
+        """async () => (await window.presenceDemo.tim.setSelfStatus(
+            { customStatus: 'Quick break', customStatusExpiresIn: 4 })).data"""
+    )
+    expires_at = mine["customStatusExpiresAt"]
+    assert sent + 4000 - 1000 <= expires_at <= sent + 4000 + 2000, (mine, sent)
+    expect(row.locator(".contact-custom")).to_have_text("Quick break")
+    expect(row.locator(".clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
+    expect(a.locator("#me-status")).to_contain_text("Quick break")
+    expect(a.locator("#me-clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
+
+    # it clears itself: gone from both windows, within 2 s of the expiry (3 s on this machine)
+    expect(row.locator(".contact-custom")).to_have_text("", timeout=12_000)
+    expect(row.locator(".clears")).to_have_count(0)
+    expect(row).to_have_attribute("data-status-type", str(ONLINE))
+    expect(a.locator("#me-status")).to_have_text("Online")
+    expect(a.locator("#me-clears")).to_be_hidden()
+    cleared_itself = f"{alice}\N{RIGHT SINGLE QUOTATION MARK}s status “Quick break” cleared itself"
+    expect(b.locator("#activity")).to_contain_text(cleared_itself)
+    expect(a.locator("#activity")).to_contain_text("Your status “Quick break” cleared itself")
+    b.wait_for_timeout(2500)  # a second push of the clear would be here by now
+    frames = b.evaluate("window.frames_about")
+    assert [f["customStatus"] for f in frames] == ["Quick break", ""], frames
+    cleared = frames[1]
+    assert cleared["customStatusExpiresAt"] == 0 and cleared["statusType"] == ONLINE, cleared
+    late = cleared["receivedAt"] - expires_at
+    assert -250 <= late <= 3000, f"cleared {late} ms after customStatusExpiresAt"
+    assert a.errors == [] and b.errors == []  # type: ignore[attr-defined]
 
 
 def test_last_seen_and_versions_as_the_contract_defines_them(
