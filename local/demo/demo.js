@@ -47,7 +47,7 @@ function clock(epochMs) {
   return new Date(epochMs).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
-/** "clears at 14:30" (another day: "clears Tue 14:30"), for a customStatusExpiresAt. */
+/** "clears at 14:30" (another day: "clears Tue, Dec 8 14:30"), for a customStatusExpiresAt. */
 function clearsAt(epochMs) {
   const at = new Date(epochMs);
   const time = at.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });

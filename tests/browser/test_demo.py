@@ -7,7 +7,8 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -344,6 +345,13 @@ def test_a_custom_status_that_clears_itself(
     expect(row.locator(".clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
     expect(a.locator("#me-clears")).to_contain_text(f"clears at {hh_mm(expires_at)}")
     expect(a.locator("#activity")).to_contain_text(f"“Lunch” (clears at {hh_mm(expires_at)})")
+
+    set_status(a, "Working", clear_after="Today")  # until the end of the day, local time
+    expect(row.locator(".contact-custom")).to_have_text("Working")
+    midnight = datetime.combine(datetime.now().date() + timedelta(days=1), dt_time()).timestamp()
+    expires_at = b.evaluate(READ_STATUS, alice)["customStatusExpiresAt"]
+    assert abs(expires_at / 1000 - midnight) < 3, (expires_at, midnight)
+    expect(row.locator(".clears")).to_have_text(re.compile(r"^clears \w{3}, \w{3} \d{1,2} 00:00$"))
 
     set_status(a, "Back at my desk")  # "Don't clear": no expiry any more
     expect(row.locator(".contact-custom")).to_have_text("Back at my desk")
