@@ -21,7 +21,14 @@ DOC_PATH = cfn.ROOT / "docs" / "openapi.json"
 
 STATUS = {
     "type": "object",
-    "required": ["userID", "statusType", "customStatus", "lastActiveTime", "version"],
+    "required": [
+        "userID",
+        "statusType",
+        "customStatus",
+        "lastActiveTime",
+        "version",
+        "customStatusExpiresAt",
+    ],
     "properties": {
         "userID": {"type": "string"},
         "statusType": {
@@ -35,6 +42,15 @@ STATUS = {
             "description": "epoch ms the latest ONLINE period ended; 0 while ONLINE or never",
         },
         "version": {"type": "integer", "description": "grows with every change; 0: none"},
+        "customStatusExpiresAt": {
+            "type": "integer",
+            "description": "epoch ms the custom status clears itself; 0: no expiry",
+        },
+        "invisible": {
+            "type": "boolean",
+            "enum": [True],
+            "description": "only about oneself (and to the admin), while appearing offline",
+        },
     },
 }
 FAILURE = {

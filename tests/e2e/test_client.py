@@ -657,6 +657,36 @@ def presence(
     return result
 
 
+def test_cli_sets_an_expiring_status_and_goes_invisible(
+    runtime: Runtime, http: Http, uid: Uid
+) -> None:
+    """`presence set ... --for 1h` and `presence invisible on|off` against the service (API.md
+    sections 3 and 4): bob sees the status with its expiry, then alice as logged out."""
+    alice, bob = uid("alice"), uid("bob")
+    as_alice, as_bob = cli_env(runtime, alice), cli_env(runtime, bob)
+    before = int(time.time() * 1000)
+    mine = json.loads(presence(as_alice, "--json", "set", "in a meeting", "--for", "1h").stdout)
+    assert (
+        before + 3_600_000 <= mine["customStatusExpiresAt"] <= int(time.time() * 1000) + 3_600_000
+    )
+    (seen,) = json.loads(presence(as_bob, "--json", "get", alice).stdout)["successUserList"]
+    assert (seen["customStatus"], seen["customStatusExpiresAt"]) == (
+        "in a meeting",
+        mine["customStatusExpiresAt"],
+    )
+    table = presence(as_alice, "invisible", "on").stdout
+    assert "invisible to others" in table and "in a meeting" in table
+    (seen,) = json.loads(presence(as_bob, "--json", "get", alice).stdout)["successUserList"]
+    assert (seen["statusType"], seen["customStatus"], "invisible" in seen) == (
+        UNLOGINED,
+        "",
+        False,
+    )
+    presence(as_alice, "invisible", "off")
+    (seen,) = json.loads(presence(as_bob, "--json", "get", alice).stdout)["successUserList"]
+    assert seen["customStatus"] == "in a meeting"
+
+
 def test_cli_usersig_set_get(runtime: Runtime, http: Http, uid: Uid) -> None:
     alice, bob = uid("alice"), uid("bob")
     env = cli_env(runtime)

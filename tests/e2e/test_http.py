@@ -114,6 +114,7 @@ def test_set_self_status(http: Http, uid: Callable[[str], str]) -> None:
         "customStatus": "in a meeting",
         "lastActiveTime": 0,
         "version": reply.data["version"],
+        "customStatusExpiresAt": 0,
     }
     assert http.status_of(alice) == (UNLOGINED, "in a meeting")
     bad = http.set_self_status(alice, 42)
@@ -131,6 +132,7 @@ def test_get_user_status(http: Http, uid: Callable[[str], str]) -> None:
             "customStatus": "",
             "lastActiveTime": 0,
             "version": 0,
+            "customStatusExpiresAt": 0,
         }
     ]
     assert [(f["userID"], f["code"]) for f in data["failureUserList"]] == [("", 7003)]

@@ -111,6 +111,7 @@ def test_set_self_status_is_pushed_to_all_of_the_users_devices(
             "customStatus": "listening to music",
             "lastActiveTime": 0,  # ONLINE
             "version": pushed["version"],
+            "customStatusExpiresAt": 0,
         }
         assert pushed["version"] >= 3  # two connects and the custom status
 
@@ -127,6 +128,7 @@ def test_a_change_is_pushed_to_a_subscriber(sockets: Sockets, http: Http, uid: U
         "customStatus": "",
         "lastActiveTime": 0,
         "version": online["version"],
+        "customStatusExpiresAt": 0,
     }
     http.set_self_status(alice, "busy").ok()
     assert watcher.wait_status(alice, ONLINE, "busy")["version"] > online["version"]
@@ -229,6 +231,7 @@ def test_fifty_subscribers_all_receive_one_change(sockets: Sockets, http: Http, 
             "customStatus": "live now",
             "lastActiveTime": 0,
             "version": version,
+            "customStatusExpiresAt": 0,
         }
     # each of them exactly once
     for watcher in watchers:

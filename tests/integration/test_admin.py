@@ -146,6 +146,7 @@ def test_query_online_status_lists_live_devices(api: Api, world: World) -> None:
         "customStatus": "",
         "lastActiveTime": 0,
         "version": 0,
+        "customStatusExpiresAt": 0,
         "devices": [],
     }
     assert [(f["userID"], f["code"]) for f in data["failureUserList"]] == [("", 7003)]
@@ -160,6 +161,7 @@ def test_query_online_status_without_devices_is_like_get_user_status(api: Api) -
             "customStatus": "",
             "lastActiveTime": 0,
             "version": 0,
+            "customStatusExpiresAt": 0,
         }
     ]
 

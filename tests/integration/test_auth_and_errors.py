@@ -610,6 +610,7 @@ def test_own_status_and_set_self_status_are_not_gated(
             "customStatus": "still works",
             "lastActiveTime": 0,
             "version": store.get_presence("alice").version,
+            "customStatusExpiresAt": 0,
         }
     ]
     assert api.get_user_status(["alice", "alice"]).status == 200

@@ -25,6 +25,8 @@ FIELDS = {
     "reason",
     "platform",
     "time",
+    "invisible",
+    "customStatusExpiresAt",
 }
 
 

@@ -51,12 +51,17 @@ class Post:
 
     @property
     def frame(self) -> dict[str, Any]:
-        """The frame as sent, its statuses without `version` and `lastActiveTime` (the tests
-        of those look at `raw` frames)."""
+        """The frame as sent, its statuses without `version` and `lastActiveTime`, and without
+        `customStatusExpiresAt` when it is 0 (the tests of those look at `raw` frames)."""
         value: dict[str, Any] = self.raw
         if isinstance(value.get("data"), list):
             value["data"] = [
-                {k: v for k, v in status.items() if k not in ("version", "lastActiveTime")}
+                {
+                    k: v
+                    for k, v in status.items()
+                    if k not in ("version", "lastActiveTime")
+                    and (k, v) != ("customStatusExpiresAt", 0)
+                }
                 for status in value["data"]
             ]
         return value

@@ -21,6 +21,7 @@ def test_set_self_status_returns_the_callers_status(api: Api) -> None:
             "customStatus": "listening to music",
             "lastActiveTime": 0,  # never ONLINE
             "version": version,
+            "customStatusExpiresAt": 0,
         },
     }
 
@@ -35,6 +36,7 @@ def test_custom_status_is_what_others_then_read(api: Api) -> None:
             "customStatus": "in a call",
             "lastActiveTime": 0,
             "version": version,
+            "customStatusExpiresAt": 0,
         }
     ]
     assert data["failureUserList"] == []
@@ -76,7 +78,7 @@ def test_custom_status_must_be_a_string(api: Api) -> None:
 def test_missing_custom_status_names_the_field(api: Api) -> None:
     reply = api.call("set_self_status", {})
     assert (reply.status, reply.code) == (400, 6017)
-    assert reply.body["message"] == "customStatus is required"
+    assert reply.body["message"] == "customStatus is required unless invisible is given"
 
 
 def test_lone_surrogate_is_refused_not_a_500(api: Api) -> None:
@@ -93,6 +95,7 @@ def test_never_logged_in_user_is_unlogined_with_empty_custom_status(api: Api) ->
             "customStatus": "",
             "lastActiveTime": 0,
             "version": 0,
+            "customStatusExpiresAt": 0,
         }  # nothing stored
     ]
 

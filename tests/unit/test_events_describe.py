@@ -88,7 +88,7 @@ def test_the_event_carries_the_new_status_and_the_one_before() -> None:
 
 
 def test_the_reasons_are_the_contracts() -> None:
-    # API.md section 8 (v1.2's customStatusExpired and invisible come with their features)
+    # API.md section 8
     assert events.REASONS == (
         "login",
         "logout",
@@ -98,6 +98,8 @@ def test_the_reasons_are_the_contracts() -> None:
         "customStatusCleared",
         "expired",
         "timeout",
+        "customStatusExpired",
+        "invisible",
     )
 
 

@@ -122,6 +122,7 @@ def test_a_status_frame_is_the_documented_push() -> None:
                 "customStatus": "at lunch ☕",
                 "lastActiveTime": 0,
                 "version": 12,
+                "customStatusExpiresAt": 0,
             }
         ],
     }
@@ -183,6 +184,8 @@ def test_an_event_detail_has_the_documented_fields() -> None:
         "reason": "disconnect",
         "platform": "ios",
         "time": 1_700_000_005_000,
+        "invisible": False,
+        "customStatusExpiresAt": 0,
     }
     assert json.loads(EVENT.encode()) == EVENT.detail()
 

@@ -39,6 +39,16 @@ STATES = [
     ),
     PresenceState("kicked", UNLOGINED, closing=frozenset({"x", "y"}), not_online_since=5),
     PresenceState("cleared", UNLOGINED, "", custom_status_set_at=5, version=3),
+    PresenceState("expiring", ONLINE, "brb", custom_status_set_at=5, custom_status_expires_at=9),
+    PresenceState(
+        "hiding",
+        ONLINE,
+        "secret",
+        invisible=True,
+        hidden_last_active_time=7,
+        hidden_version=12,
+        version=15,
+    ),
 ]
 
 

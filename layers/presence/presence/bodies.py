@@ -6,9 +6,20 @@ every cold start that imports it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 
 class RequestBody(BaseModel):
@@ -17,8 +28,40 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
 
+def _optional(schema: dict[str, Any]) -> Any:
+    """A field that may be left out but never be null: its schema is `schema`, without null."""
+    return WithJsonSchema({**schema, "default": None})
+
+
 class SetSelfStatusBody(RequestBody):
-    customStatus: StrictStr
+    # Each may be left out (presence.status checks which go together), none may be null.
+    customStatus: Annotated[
+        StrictStr | None,
+        _optional({"type": "string", "description": "'' clears it; required unless invisible"}),
+    ] = None
+    customStatusExpiresIn: Annotated[
+        StrictInt | None,
+        Field(ge=1, le=604_800),
+        _optional(
+            {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 604_800,
+                "description": "seconds until the (non-empty) custom status clears itself",
+            }
+        ),
+    ] = None
+    invisible: Annotated[
+        StrictBool | None,
+        _optional({"type": "boolean", "description": "true: appear offline; false: visible"}),
+    ] = None
+
+    @field_validator("customStatus", "customStatusExpiresIn", "invisible", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "must not be null")
+        return value
 
 
 class UserIDListBody(RequestBody):

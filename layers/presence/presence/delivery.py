@@ -37,11 +37,10 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 
-from presence import clock, lifecycle, messages, retry, sessions, settings, store
+from presence import clock, lifecycle, messages, retry, sessions, settings, store, views
 from presence.errors import PresenceError
 from presence.lifecycle import PresenceState
 from presence.messages import DeliveryJob, PageJob, PostJob, Recipient
-from presence.models import UserStatus
 from presence.observability import logger, metrics
 
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit
@@ -73,17 +72,6 @@ class Outcome(NamedTuple):
 
 
 # --- frames -------------------------------------------------------------------------------------
-
-
-def status_of(state: PresenceState) -> UserStatus:
-    """A stored state as a push tells it."""
-    return UserStatus(
-        state.user_id,
-        state.status_type,
-        state.custom_status,
-        state.last_active_time,
-        state.version,
-    )
 
 
 def pack(statuses: Sequence[tuple[str, bytes]]) -> list[Frame]:
@@ -210,10 +198,12 @@ def post_jobs(
     state: PresenceState, to: Sequence[Recipient], *, page: str = "first"
 ) -> list[DeliveryJob]:
     """The post jobs that tell `to` about the user's `state`: by partition, in chunks."""
-    status = status_of(state)
+    status = views.own(state)
     visible = settings.current().lastActiveTimeVisible
     own = messages.status_frame([messages.encode_status(status)]).decode()
-    others = messages.status_frame([messages.encode_status(status.as_seen_by_others(visible))])
+    others = messages.status_frame(
+        [messages.encode_status(views.for_others(state, status, visible))]
+    )
     by_partition: dict[int, list[Recipient]] = {}
     for recipient in to:
         by_partition.setdefault(partition_of(recipient.connection_id), []).append(recipient)

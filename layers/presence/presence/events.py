@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from presence import clock, settings, store
+from presence import clock, settings, store, views
 from presence.lifecycle import PresenceState
 from presence.messages import EVENT_DETAIL_TYPE, EVENT_SOURCE, StatusChange
 from presence.models import StatusType
@@ -32,6 +32,8 @@ REASONS = (
     "customStatusCleared",
     "expired",
     "timeout",
+    "customStatusExpired",
+    "invisible",
 )
 
 
@@ -53,9 +55,10 @@ class Change(NamedTuple):
 def describe(old: PresenceState, new: PresenceState, at_ms: int) -> StatusChange | None:
     """The event for a stored change from `old` to `new`; None when the user's status did not
     change (a second device, a drop in its grace, a timer with nothing to do)."""
-    if (old.status_type, old.custom_status) == (new.status_type, new.custom_status):
+    if views.own_key(old) == views.own_key(new):
         return None
     reason, platform = _reason(old, new)
+    own = views.own(new)
     return StatusChange(
         user_id=new.user_id,
         status_type=new.status_type,
@@ -66,6 +69,8 @@ def describe(old: PresenceState, new: PresenceState, at_ms: int) -> StatusChange
         reason=reason,
         platform=platform,
         time=at_ms,
+        invisible=new.invisible,
+        custom_status_expires_at=own.custom_status_expires_at,
     )
 
 
@@ -75,9 +80,13 @@ def _reason(old: PresenceState, new: PresenceState) -> tuple[str, str]:
     removed = [old.connections[c] for c in old.connections if c not in new.connections]
     if new.status_type == online and old.status_type != online:
         return "login", added[0].platform if added else ""
+    if new.invisible != old.invisible:
+        return "invisible", ""
     if new.status_type == old.status_type:
         if new.custom_status_set_at != old.custom_status_set_at:
             return "setSelfStatus", ""
+        if old.custom_status and new.custom_status_expires_at is not None:
+            return "customStatusExpired", ""  # (its clear keeps the expiry: status_item)
         return "customStatusCleared", ""
     if new.closing - old.closing:
         return "kick", ""

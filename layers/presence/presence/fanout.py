@@ -59,7 +59,17 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-from presence import callbacks, clock, delivery, events, lifecycle, messages, settings, store
+from presence import (
+    callbacks,
+    clock,
+    delivery,
+    events,
+    lifecycle,
+    messages,
+    settings,
+    store,
+    views,
+)
 from presence.delivery import Outcome
 from presence.events import Change
 from presence.lifecycle import PresenceState
@@ -228,13 +238,18 @@ def _resolve(
     current = settings.current()
     watchers: dict[str, set[str]] = {}
     more: Cursors = {}
+    # only a change of what others see goes to subscribers and friends (a change made while
+    # invisible reaches the user's own devices alone: their lists are not even read)
+    public = [
+        u for u, net in pushes.items() if views.public_key(net.old) != views.public_key(net.new)
+    ]
     if _notifies_others(current):
-        for user_id in pushes:
+        for user_id in public:
             found, cursor = store.watchers_page(user_id, "subscribers", None, FIRST_PAGE)
             watchers[user_id] = set(found)
             if cursor is not None:
                 more.setdefault(user_id, []).append(("subscribers", cursor))
-        friends, friend_cursors = _friends_of(list(pushes), current)
+        friends, friend_cursors = _friends_of(public, current)
         for user_id, found_friends in friends.items():
             watchers.setdefault(user_id, set()).update(found_friends)
         for user_id, cursor in friend_cursors.items():
@@ -338,10 +353,10 @@ def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> li
     if not inbox:
         return []
     visible = settings.current().lastActiveTimeVisible
-    statuses = {user_id: delivery.status_of(net.new) for user_id, net in pushes.items()}
+    statuses = {user_id: views.own(net.new) for user_id, net in pushes.items()}
     own = {u: messages.encode_status(status) for u, status in statuses.items()}
     others = {
-        u: messages.encode_status(status.as_seen_by_others(visible))
+        u: messages.encode_status(views.for_others(pushes[u].new, status, visible))
         for u, status in statuses.items()
     }
     jobs = []
@@ -352,6 +367,6 @@ def _push(pushes: dict[str, _NetChange], plan: dict[str, list[Recipient]]) -> li
     return delivery.post_all(jobs)
 
 
-def _shown(state: PresenceState) -> tuple[StatusType, str]:
-    """What a push tells about a user."""
-    return state.status_type, state.custom_status
+def _shown(state: PresenceState) -> tuple[StatusType, str, int, bool]:
+    """What a push tells about a user (to itself: what others are told changes only with it)."""
+    return views.own_key(state)

@@ -74,6 +74,15 @@ class PresenceState:
     status_type: StatusType = StatusType.UNLOGINED
     custom_status: str = ""
     custom_status_set_at: int | None = None
+    # when the custom status clears itself (customStatusExpiresIn); kept after that clear,
+    # with the custom status "", as the mark of it (events.describe: customStatusExpired)
+    custom_status_expires_at: int | None = None
+    # appear offline (API.md section 3): others see `hidden_last_active_time` and
+    # `hidden_version` (what they could see when the user went invisible), statusType
+    # UNLOGINED and no custom status; the user's own devices see the rest
+    invisible: bool = False
+    hidden_last_active_time: int = 0
+    hidden_version: int = 0
     connections: dict[str, Connection] = field(default_factory=dict)
     # native platforms logged in but not connected (app in background): platform -> until
     background: dict[str, int] = field(default_factory=dict)
@@ -102,6 +111,7 @@ class TimerKind(StrEnum):
     VERIFY_CONNECTION = "verifyConnection"  # forget a connection API Gateway never opened
     USERSIG_EXPIRED = "userSigExpired"  # close a connection whose UserSig has expired
     CHECK_LIVENESS = "checkLiveness"  # drop a connection whose device went silent, or aged out
+    EXPIRE_CUSTOM_STATUS = "expireCustomStatus"  # clear a custom status set to expire
 
 
 class Timer(NamedTuple):
@@ -291,6 +301,9 @@ def followups(before: PresenceState, after: PresenceState, timing: Timing) -> tu
             timers.add(Timer(_end_of(conn, timing), TimerKind.TICK, user))
     if after.background and after.background != before.background:
         timers.add(Timer(min(after.background.values()), TimerKind.TICK, user))
+    expiry = custom_status_expiry_due(after)
+    if expiry is not None and expiry != before.custom_status_expires_at:
+        timers.add(Timer(expiry, TimerKind.EXPIRE_CUSTOM_STATUS, user))
     online = StatusType.ONLINE
     if before.status_type == online and after.status_type != online:
         since = after.not_online_since if after.not_online_since is not None else 0
@@ -336,6 +349,13 @@ def custom_status_clear_due(state: PresenceState, timing: Timing) -> int | None:
     if state.custom_status_set_at is not None:
         due = max(due, state.custom_status_set_at + timing.custom_status_clear_ms)
     return due
+
+
+def custom_status_expiry_due(state: PresenceState) -> int | None:
+    """When the custom status clears itself (customStatusExpiresIn), or None if it does not."""
+    if not state.custom_status:
+        return None
+    return state.custom_status_expires_at
 
 
 def liveness_deadline(connected_at: int, seen_at: int, timing: Timing) -> int:

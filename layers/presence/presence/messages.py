@@ -190,6 +190,8 @@ def decode_frame(data: bytes | str) -> StatusUpdate | KickedOut | LoggedOut | Er
                     str(s["customStatus"]),
                     int(s["lastActiveTime"]),
                     int(s["version"]),
+                    int(s.get("customStatusExpiresAt", 0)),
+                    bool(s.get("invisible", False)),
                 )
                 for s in value["data"]
             )
@@ -221,6 +223,8 @@ class StatusChange(NamedTuple):
     reason: str
     platform: str
     time: int  # epoch ms the event was made
+    invisible: bool = False  # the user appears offline to others (the status is the real one)
+    custom_status_expires_at: int = 0  # epoch ms the custom status clears itself; 0: never
 
     def detail(self) -> dict[str, Any]:
         return {
@@ -233,6 +237,8 @@ class StatusChange(NamedTuple):
             "reason": self.reason,
             "platform": self.platform,
             "time": self.time,
+            "invisible": self.invisible,
+            "customStatusExpiresAt": self.custom_status_expires_at,
         }
 
     def encode(self) -> str:
@@ -253,4 +259,6 @@ class StatusChange(NamedTuple):
             str(value["reason"]),
             str(value["platform"]),
             int(value["time"]),
+            bool(value.get("invisible", False)),
+            int(value.get("customStatusExpiresAt", 0)),
         )

@@ -26,15 +26,21 @@ class UserStatus(NamedTuple):
     custom_status: str = ""
     last_active_time: int = 0  # epoch ms the latest ONLINE period ended; 0 while ONLINE/never
     version: int = 0  # grows with every change of the user's status; 0: nothing stored
+    custom_status_expires_at: int = 0  # epoch ms the custom status clears itself; 0: never
+    invisible: bool = False  # only in what a user is told about itself (API.md section 3)
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "userID": self.user_id,
             "statusType": int(self.status_type),
             "customStatus": self.custom_status,
             "lastActiveTime": self.last_active_time,
             "version": self.version,
+            "customStatusExpiresAt": self.custom_status_expires_at,
         }
+        if self.invisible:
+            wire["invisible"] = True
+        return wire
 
     def as_seen_by_others(self, last_active_time_visible: bool) -> UserStatus:
         """What other users see: lastActiveTime hidden (0) when the setting says so."""

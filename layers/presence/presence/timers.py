@@ -42,6 +42,12 @@ def _handle_record(record: SQSRecord) -> None:
 
 def run(timer: Timer) -> None:
     metrics.add_metric(name="TimersRun", unit=MetricUnit.Count, value=1)
+    now = clock.now_ms()
+    if timer.due_at > now:
+        # early: a schedule fires up to SCHEDULE_LEAD_MS ahead (the Scheduler's precision is
+        # a minute), or clock skew; the SQS delay takes it the rest of the way, to the second
+        store.send_timers([timer], now)
+        return
     if timer.kind is TimerKind.TICK:
         tick(timer)
     elif timer.kind is TimerKind.CLEAR_CUSTOM_STATUS:
@@ -52,6 +58,8 @@ def run(timer: Timer) -> None:
         sessions.verify(timer.user_id, timer.subject)
     elif timer.kind is TimerKind.CHECK_LIVENESS:
         check_liveness(timer)
+    elif timer.kind is TimerKind.EXPIRE_CUSTOM_STATUS:
+        expire_custom_status(timer.user_id)
     else:
         expire_user_sig(timer)
 
@@ -62,9 +70,6 @@ def tick(timer: Timer) -> None:
     Every pending end has a TICK of its own (derived from the write that started it), so one
     that finds nothing due is stale and ends here: no timer ever re-queues itself on a guess."""
     now = clock.now_ms()
-    if timer.due_at > now:  # early (clock skew): once more, at its own time
-        store.send_timers([timer], now)
-        return
     state = store.get_presence(timer.user_id)
     due = lifecycle.next_change_due(state, settings.current().timing())
     if due is not None and due <= now:
@@ -125,6 +130,17 @@ def clear_custom_status(user_id: str) -> None:
     state = _due(user_id, TimerKind.CLEAR_CUSTOM_STATUS, lifecycle.custom_status_clear_due)
     if state is not None and not store.clear_custom_status(state):
         logger.info("custom status changed meanwhile; not cleared", extra={"userID": user_id})
+
+
+def expire_custom_status(user_id: str) -> None:
+    """Clear a custom status whose expiry (customStatusExpiresIn) has come, if it is still the
+    status with that expiry (a newer one, or a clear, replaced it: nothing to do)."""
+    state = store.get_presence(user_id)
+    due = lifecycle.custom_status_expiry_due(state)
+    if due is None or due > clock.now_ms():
+        return  # replaced or cleared (a later expiry has its own timer)
+    if not store.expire_custom_status(state):
+        logger.info("custom status changed meanwhile; not expired", extra={"userID": user_id})
 
 
 def drop_subscriptions(user_id: str) -> None:

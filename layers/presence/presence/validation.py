@@ -13,6 +13,7 @@ _PHRASES = {
     "dict_type": "must be an object",
     "model_type": "must be an object",
     "extra_forbidden": "is not a known field",
+    "not_null": "must not be null",
 }
 
 

@@ -82,6 +82,7 @@ from presence.store.settings_item import (
 from presence.store.status import (
     add_connection,
     clear_custom_status,
+    expire_custom_status,
     finish_closing,
     get_presence,
     get_presences,
@@ -90,6 +91,7 @@ from presence.store.status import (
     mark_evicted,
     mark_pushed,
     save_presence,
+    save_self_status,
     set_custom_status,
 )
 from presence.store.status_item import first_version, presence_from_item
@@ -122,6 +124,7 @@ __all__ = [
     "delete_connection",
     "dynamodb",
     "events",
+    "expire_custom_status",
     "finish_closing",
     "first_version",
     "get_connection_user",
@@ -144,6 +147,7 @@ __all__ = [
     "reset_clients",
     "retry_callback_in",
     "save_presence",
+    "save_self_status",
     "schedule_name",
     "scheduler",
     "secrets",
@@ -174,7 +178,9 @@ OPERATIONS = (
     mark_pushed,
     mark_evicted,
     set_custom_status,
+    save_self_status,
     clear_custom_status,
+    expire_custom_status,
     # connections
     put_connection,
     get_connection_user,

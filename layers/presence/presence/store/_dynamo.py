@@ -3,7 +3,7 @@ with their leftovers retried (presence.retry), paginated queries, chunking."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
@@ -64,9 +64,18 @@ def _got(response: Any, table: str, found: list[dict[str, Any]]) -> dict[str, An
     return dict(response.get("UnprocessedKeys") or {})
 
 
+def writes(
+    puts: Iterable[dict[str, Any]] = (), deletes: Iterable[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """BatchWriteItem's requests: put these items, delete these keys."""
+    return [{"PutRequest": {"Item": item}} for item in puts] + [
+        {"DeleteRequest": {"Key": key}} for key in deletes
+    ]
+
+
 def batch_write(table: str, requests: Sequence[dict[str, Any]]) -> None:
-    """Put and delete requests in ceil(n/25) BatchWriteItem calls; the requests a call leaves
-    unprocessed are made again (presence.retry)."""
+    """Put and delete requests (`writes`) in ceil(n/25) BatchWriteItem calls; the requests a
+    call leaves unprocessed are made again (presence.retry)."""
     for chunk in chunks(requests, BATCH_WRITE_MAX):
         _until_processed(
             lambda request: dict(
@@ -89,6 +98,16 @@ def _until_processed(
         return None if pending else True
 
     retry.until_done(attempt, what="a batch", gave_up=gave_up)
+
+
+def query_page(attribute: str, cursor: Any, limit: int, **request: Any) -> tuple[list[str], Any]:
+    """One page of a Query from `cursor` (a LastEvaluatedKey; None: the start): each item's
+    string `attribute`, and the cursor of the next page (None: no more)."""
+    if cursor:
+        request["ExclusiveStartKey"] = cursor
+    response = dynamodb().query(Limit=limit, **request)
+    found = [item[attribute]["S"] for item in response.get("Items", [])]
+    return found, response.get("LastEvaluatedKey")
 
 
 def query_all(**request: Any) -> Iterator[dict[str, Any]]:

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from presence import clock, config
-from presence.store._clients import dynamodb
-from presence.store._dynamo import batch_write
+from presence.store._dynamo import batch_write, query_page, writes
 
 
 def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False) -> None:
@@ -19,29 +18,26 @@ def write_friendships(pairs: Sequence[tuple[str, str]], *, delete: bool = False)
     directed = dict.fromkeys(
         direction for a, b in pairs for direction in ((a, b), (b, a))
     )  # a batch may not name one key twice
-    now = str(clock.now_ms() // 1000)
-    requests: list[dict[str, Any]] = []
-    for user_id, friend_id in directed:
-        key = {"userID": {"S": user_id}, "friendID": {"S": friend_id}}
-        if delete:
-            requests.append({"DeleteRequest": {"Key": key}})
-        else:
-            requests.append({"PutRequest": {"Item": {**key, "createdAt": {"N": now}}}})
+    keys = [
+        {"userID": {"S": user_id}, "friendID": {"S": friend_id}} for user_id, friend_id in directed
+    ]
+    if delete:
+        requests = writes(deletes=keys)
+    else:
+        created_at = {"createdAt": {"N": str(clock.now_ms() // 1000)}}
+        requests = writes(puts=[{**key, **created_at} for key in keys])
     batch_write(config.friends_table(), requests)
 
 
 def friends_page(user_id: str, cursor: Any, limit: int) -> tuple[list[str], Any]:
     """Up to `limit` of the user's friends from `cursor`; and the cursor of the next page
     (None: no more). (store.watchers_page's half.)"""
-    request: dict[str, Any] = {
-        "TableName": config.friends_table(),
-        "KeyConditionExpression": "userID = :u",
-        "ProjectionExpression": "friendID",
-        "ExpressionAttributeValues": {":u": {"S": user_id}},
-        "Limit": limit,
-    }
-    if cursor:
-        request["ExclusiveStartKey"] = cursor
-    response = dynamodb().query(**request)
-    found = [item["friendID"]["S"] for item in response.get("Items", [])]
-    return found, response.get("LastEvaluatedKey")
+    return query_page(
+        "friendID",
+        cursor,
+        limit,
+        TableName=config.friends_table(),
+        KeyConditionExpression="userID = :u",
+        ProjectionExpression="friendID",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+    )

@@ -216,41 +216,98 @@ def mark_evicted(user_id: str, connection_ids: Iterable[str]) -> None:
         )
 
 
-def set_custom_status(user_id: str, custom_status: str, now_ms: int) -> tuple[PresenceState, bool]:
-    """Store the custom status in one conditional write; (state after, whether it changed).
+def set_custom_status(
+    user_id: str, custom_status: str, now_ms: int, expires_at: int | None = None
+) -> tuple[PresenceState, bool]:
+    """Store the custom status (clearing itself at `expires_at`, None: never) in one
+    conditional write; (state after, whether it changed).
 
-    The condition makes an unchanged value a no-op: no write, no stream record, no push.
+    The condition makes an unchanged value a no-op: no write, no stream record, no push. A
+    status with an expiry is always a change (a new expiry); one without replaces any expiry.
     """
-    if custom_status:
-        condition = "attribute_not_exists(customStatus) OR customStatus <> :cs"
-    else:
-        condition = "attribute_exists(customStatus) AND customStatus <> :cs"
-    written = conditional_write(
-        dynamodb().update_item,
-        TableName=config.status_table(),
-        Key={"userID": {"S": user_id}},
-        UpdateExpression=(
-            "SET customStatus = :cs, statusType = if_not_exists(statusType, :unlogined),"
-            " customStatusSetAt = :now, version = if_not_exists(version, :first) + :one"
-        ),
-        ConditionExpression=condition,
-        ExpressionAttributeValues={
-            ":cs": {"S": custom_status},
-            ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
-            ":now": {"N": str(now_ms)},
-            ":first": {"N": str(first_version(now_ms))},
-            ":one": {"N": "1"},
-        },
-        ReturnValues="ALL_NEW",
-        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    values: dict[str, Any] = {
+        ":cs": {"S": custom_status},
+        ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
+        ":now": {"N": str(now_ms)},
+        ":first": {"N": str(first_version(now_ms))},
+        ":one": {"N": "1"},
+    }
+    update = (
+        "SET customStatus = :cs, statusType = if_not_exists(statusType, :unlogined),"
+        " customStatusSetAt = :now, version = if_not_exists(version, :first) + :one"
     )
+    condition: str | None
+    if expires_at is not None:
+        update += ", customStatusExpiresAt = :expires"
+        values[":expires"] = {"N": str(expires_at)}
+        condition = None
+    else:
+        update += " REMOVE customStatusExpiresAt"
+        if custom_status:
+            condition = (
+                "attribute_not_exists(customStatus) OR customStatus <> :cs"
+                " OR attribute_exists(customStatusExpiresAt)"
+            )
+        else:
+            condition = "attribute_exists(customStatus) AND customStatus <> :cs"
+    request: dict[str, Any] = {
+        "TableName": config.status_table(),
+        "Key": {"userID": {"S": user_id}},
+        "UpdateExpression": update,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+    if condition is not None:
+        request["ConditionExpression"] = condition
+        request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+    written = conditional_write(dynamodb().update_item, **request)
     if not written.done:  # unchanged: the item as it is
         return presence_from_item(user_id, written.response.get("Item")), False
     return presence_from_item(user_id, written.response.get("Attributes")), True
 
 
+def save_self_status(before: PresenceState, after: PresenceState) -> bool:
+    """Write what setSelfStatus owns (the custom status, its expiry, invisibility) as `after`
+    has it, in one write conditioned on `version` still being `before`'s; False when another
+    writer got there first (the caller reads again). The lifecycle is left as it is."""
+    start = before.version or first_version(clock.now_ms())
+    owned = status_item.visibility_values(after)
+    values: dict[str, Any] = {
+        ":next": {"N": str(start + 1)},
+        ":seen": {"N": str(before.version)},
+        ":cs": {"S": after.custom_status},
+        ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
+    }
+    sets = [
+        "customStatus = :cs",
+        "statusType = if_not_exists(statusType, :unlogined)",
+        "version = :next",
+    ]
+    if after.custom_status_set_at is not None:
+        sets.append("customStatusSetAt = :at")
+        values[":at"] = {"N": str(after.custom_status_set_at)}
+    removes: list[str] = []
+    for name in status_item.VISIBILITY:
+        if name in owned:
+            sets.append(f"{name} = :{name}")
+            values[f":{name}"] = owned[name]
+        else:
+            removes.append(name)
+    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    condition = "version = :seen"
+    if before.version == 0:
+        condition = "attribute_not_exists(version) OR version = :seen"
+    return _conditional_update(
+        Key={"userID": {"S": after.user_id}},
+        UpdateExpression=update,
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
+
+
 def clear_custom_status(state: PresenceState) -> bool:
-    """Clear the custom status if it is still the value (and set time) `state` saw."""
+    """Clear the custom status (and its expiry) if it is still the value (and set time) `state`
+    saw: the clear customStatusClearSeconds after the user stopped being ONLINE."""
     values: dict[str, Any] = {
         ":empty": {"S": ""},
         ":cs": {"S": state.custom_status},
@@ -267,9 +324,27 @@ def clear_custom_status(state: PresenceState) -> bool:
         Key={"userID": {"S": state.user_id}},
         UpdateExpression=(
             "SET customStatus = :empty, version = if_not_exists(version, :first) + :one"
+            " REMOVE customStatusExpiresAt"
         ),
         ConditionExpression=condition,
         ExpressionAttributeValues=values,
+    )
+
+
+def expire_custom_status(state: PresenceState) -> bool:
+    """Clear the custom status whose expiry has come, if it is still the value with the expiry
+    `state` saw. The expiry stays on the item, with the custom status "", as the mark that it
+    expired (status_item)."""
+    return _conditional_update(
+        Key={"userID": {"S": state.user_id}},
+        UpdateExpression="SET customStatus = :empty, version = version + :one",
+        ConditionExpression="customStatus = :cs AND customStatusExpiresAt = :at",
+        ExpressionAttributeValues={
+            ":empty": {"S": ""},
+            ":cs": {"S": state.custom_status},
+            ":at": {"N": str(state.custom_status_expires_at)},
+            ":one": {"N": "1"},
+        },
     )
 
 

@@ -8,6 +8,12 @@ only source of pushes. Attributes (DynamoDB JSON; times in epoch ms):
     statusType         N   StatusType (UNLOGINED when absent)
     customStatus       S   "" or absent: none
     customStatusSetAt  N   when setSelfStatus last set it
+    customStatusExpiresAt N when the custom status clears itself (customStatusExpiresIn);
+                           absent: never. The expiry's clear keeps it (with customStatus "")
+                           as the mark that the status expired rather than was cleared
+    invisible          BOOL   appearing offline (API.md section 3); absent: visible
+    hiddenLastActive   N   while invisible: the lastActiveTime others see
+    hiddenVersion      N   while invisible: the version others see (the going-invisible write's)
     conns              M   connectionId -> M {platform S, connectedAt N, droppedAt N?,
                            sigExpiresAt N?, timedOut BOOL?, clientIP S?, evicted BOOL?}
     background         M   platform -> N until: native apps logged in but not connected (OFFLINE)
@@ -32,8 +38,9 @@ from presence.store._dynamo import number
 
 # What a read fetches (every attribute above).
 ATTRIBUTES = (
-    "userID, statusType, customStatus, customStatusSetAt, conns, background, notOnlineSince,"
-    " version, closing, pushedVersion"
+    "userID, statusType, customStatus, customStatusSetAt, customStatusExpiresAt, invisible,"
+    " hiddenLastActive, hiddenVersion, conns, background, notOnlineSince, version, closing,"
+    " pushedVersion"
 )
 # What a lifecycle transition owns (logout, kick, timers: store.save_presence writes these and
 # nothing else, so a concurrent setSelfStatus is never overwritten); absent in `to_item`'s
@@ -64,6 +71,10 @@ def presence_from_item(user_id: str, item: dict[str, Any] | None) -> PresenceSta
         status_type=StatusType(number(item, "statusType") or StatusType.UNLOGINED),
         custom_status=item.get("customStatus", {}).get("S", ""),
         custom_status_set_at=number(item, "customStatusSetAt"),
+        custom_status_expires_at=number(item, "customStatusExpiresAt"),
+        invisible=item.get("invisible", {}).get("BOOL", False),
+        hidden_last_active_time=number(item, "hiddenLastActive") or 0,
+        hidden_version=number(item, "hiddenVersion") or 0,
         connections=connections,
         background=background,
         not_online_since=number(item, "notOnlineSince"),
@@ -85,6 +96,7 @@ def to_item(state: PresenceState) -> dict[str, Any]:
         item["customStatus"] = {"S": state.custom_status}
     if state.custom_status_set_at is not None:
         item["customStatusSetAt"] = {"N": str(state.custom_status_set_at)}
+    item.update(visibility_values(state))
     if state.not_online_since is not None:
         item["notOnlineSince"] = {"N": str(state.not_online_since)}
     if state.version:
@@ -94,6 +106,22 @@ def to_item(state: PresenceState) -> dict[str, Any]:
     if state.pushed_version:
         item["pushedVersion"] = {"N": str(state.pushed_version)}
     return item
+
+
+# What setSelfStatus owns besides the custom status (store.set_visibility writes these).
+VISIBILITY = ("customStatusExpiresAt", "invisible", "hiddenLastActive", "hiddenVersion")
+
+
+def visibility_values(state: PresenceState) -> dict[str, Any]:
+    """The VISIBILITY attributes `state` has (absent: removed)."""
+    values: dict[str, Any] = {}
+    if state.custom_status_expires_at is not None:
+        values["customStatusExpiresAt"] = {"N": str(state.custom_status_expires_at)}
+    if state.invisible:
+        values["invisible"] = {"BOOL": True}
+        values["hiddenLastActive"] = {"N": str(state.hidden_last_active_time)}
+        values["hiddenVersion"] = {"N": str(state.hidden_version)}
+    return values
 
 
 def connection_from_value(value: dict[str, Any]) -> Connection:

@@ -10,8 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from presence import clock, config
-from presence.store._clients import dynamodb
-from presence.store._dynamo import batch_write, query_all
+from presence.store._dynamo import batch_write, query_all, query_page, writes
 
 
 class Subscription(NamedTuple):
@@ -55,28 +54,22 @@ def write_subscriptions(
 ) -> None:
     """Add and remove subscriptions in ceil(n/25) BatchWriteItem calls, retrying leftovers."""
     now = clock.now_ms() // 1000
-    requests: list[dict[str, Any]] = [
-        {"PutRequest": {"Item": subscription_item(subscriber_id, sub, now)}} for sub in add
-    ]
-    requests += [
-        {"DeleteRequest": {"Key": {"subscriberID": {"S": subscriber_id}, "targetID": {"S": t}}}}
-        for t in remove
-    ]
+    requests = writes(
+        puts=[subscription_item(subscriber_id, sub, now) for sub in add],
+        deletes=[{"subscriberID": {"S": subscriber_id}, "targetID": {"S": t}} for t in remove],
+    )
     batch_write(config.subscriptions_table(), requests)
 
 
 def subscribers_page(user_id: str, cursor: Any, limit: int) -> tuple[list[str], Any]:
     """Up to `limit` of the user's subscribers (a Query on the byTarget index) from `cursor`;
     and the cursor of the next page (None: no more). (store.watchers_page's half.)"""
-    request: dict[str, Any] = {
-        "TableName": config.subscriptions_table(),
-        "IndexName": "byTarget",
-        "KeyConditionExpression": "targetID = :u",
-        "ExpressionAttributeValues": {":u": {"S": user_id}},
-        "Limit": limit,
-    }
-    if cursor:
-        request["ExclusiveStartKey"] = cursor
-    response = dynamodb().query(**request)
-    found = [item["subscriberID"]["S"] for item in response.get("Items", [])]
-    return found, response.get("LastEvaluatedKey")
+    return query_page(
+        "subscriberID",
+        cursor,
+        limit,
+        TableName=config.subscriptions_table(),
+        IndexName="byTarget",
+        KeyConditionExpression="targetID = :u",
+        ExpressionAttributeValues={":u": {"S": user_id}},
+    )

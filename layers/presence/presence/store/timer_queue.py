@@ -17,6 +17,10 @@ from presence.store._clients import scheduler, sqs
 from presence.store._dynamo import chunks
 
 MAX_DELAY_SECONDS = 900  # SQS's longest delay
+# A schedule fires this far ahead of its timer: EventBridge Scheduler invokes its target with
+# 60-second precision (any time in the minute of its `at`), and the timers function sends an
+# early timer on through the delay queue, which keeps the second (presence.timers.run).
+SCHEDULE_LEAD_MS = 120_000
 
 
 def send_timers(timers: Sequence[Timer], now_ms: int) -> None:
@@ -49,7 +53,7 @@ def schedule_name(timer: Timer) -> str:
 
 
 def _schedule(timer: Timer) -> None:
-    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(-(-timer.due_at // 1000)))
+    at = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((timer.due_at - SCHEDULE_LEAD_MS) // 1000))
     try:
         scheduler().create_schedule(
             Name=schedule_name(timer),
