@@ -215,10 +215,13 @@ function onStatusUpdated(event) {
     contact.status = status;
     contact.asOf = Date.now();
     flash(renderContact(status.userID));
-    if (!before || before.statusType !== status.statusType) {
+    const typeChanged = !before || before.statusType !== status.statusType;
+    if (typeChanged) {
       activity(el('b', {}, status.userID), ` is ${describe(status).split(' · ')[0].toLowerCase()}`);
     }
-    if (before && (before.customStatus || '') !== (status.customStatus || '')) {
+    // logged out with no status in one change (what "appear offline" looks like): one line
+    const goneWithIt = typeChanged && status.statusType === USER_STATUS_UNLOGINED && !status.customStatus;
+    if (before && !goneWithIt && (before.customStatus || '') !== (status.customStatus || '')) {
       activity(el('b', {}, status.userID), status.customStatus ? `: “${status.customStatus}”`
         : expired(before, status) ? `’s status “${before.customStatus}” cleared itself` : ' cleared their status');
     }

@@ -174,7 +174,7 @@ def test_screenshot_of_two_windows(
     logged out). Saved to $PRESENCE_DEMO_SCREENSHOT when set
     (`PRESENCE_DEMO_SCREENSHOT=docs/demo.png` refreshes the README's picture), else to a
     temporary file."""
-    a, b = new_page(880, 620), new_page(880, 620)
+    a, b = new_page(880, 700), new_page(880, 700)
     sign_in(a, demo, "alice")
     sign_in(b, demo, "bob")
     for page, other in ((a, "bob"), (b, "alice")):
@@ -196,7 +196,7 @@ def test_screenshot_of_two_windows(
     a.wait_for_timeout(800)  # let the highlight fade
 
     shots = [page.screenshot() for page in (a, b)]
-    frame = new_page(1820, 660)
+    frame = new_page(1820, 740)
     urls = [f"data:image/png;base64,{base64.b64encode(s).decode()}" for s in shots]
     frame.set_content(
         "<body style='margin:0;padding:20px;background:#dfe3ec;display:flex;gap:20px'>"
@@ -206,7 +206,7 @@ def test_screenshot_of_two_windows(
             f"font:12px system-ui;color:#778;display:flex;align-items:center;padding:0 12px'>"
             f"<span style='color:#e66'>●</span>&nbsp;<span style='color:#eb5'>●</span>&nbsp;"
             f"<span style='color:#5b6'>●</span>&nbsp;&nbsp;{who} — 127.0.0.1:3002</div>"
-            f"<img src='{url}' width=880 height=620 style='display:block'></div>"
+            f"<img src='{url}' width=880 height=700 style='display:block'></div>"
             for who, url in zip(("alice", "bob"), urls, strict=True)
         )
         + "</body>"
@@ -279,6 +279,7 @@ def test_appear_offline_shows_watchers_a_logged_out_user(
     expect(row.locator(".contact-custom")).to_have_text("")
     expect(row.locator(".contact-status")).to_be_hidden()
     expect(b.locator("#activity")).to_contain_text(f"{alice} is logged out")
+    expect(b.locator("#activity")).not_to_contain_text("cleared their status")
     # ... and all his page was told: one change, "logged out at T", T the moment she hid
     frames = wait_until(lambda: b.evaluate("window.frames_about"), 10, "bob's push")
     assert len(frames) == 1, frames
