@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import signal
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -115,12 +116,7 @@ async def serve(
             try:
                 await site.start()
             except OSError as exc:
-                # (worded so that no line before the ready line contains "ready")
-                reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-                raise SystemExit(
-                    f"cannot listen on {settings.host}:{port}: {reason}"
-                    " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
-                ) from None
+                raise _cannot_listen(settings.host, port, exc) from None
         for poller in stack.pollers:
             poller.start()
         http_url = f"http://{settings.host}:{settings.http_port}"
@@ -240,11 +236,33 @@ def stop(stack: Stack) -> None:
     stack.moto.stop()
 
 
+def _cannot_listen(host: str, port: int, exc: OSError) -> SystemExit:
+    # (worded so that no line before the ready line contains "ready")
+    reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+    return SystemExit(
+        f"cannot listen on {host}:{port}: {reason}"
+        " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
+    )
+
+
+def check_ports(settings: local_config.LocalConfig) -> None:
+    """Fail at once on a port that is taken, before moto and the workers start (seconds of
+    work); `serve` still reports one taken meanwhile."""
+    for port in (settings.http_port, settings.ws_port, settings.demo_port):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's site
+            try:
+                probe.bind((settings.host, port))
+            except OSError as exc:
+                raise _cannot_listen(settings.host, port, exc) from None
+
+
 def main() -> int:
     settings = local_config.load()
     template = cfn.load_template()
     stack: Stack | None = None
     try:
+        check_ports(settings)
         stack, functions = start(settings, template)
         asyncio.run(serve(settings, template, stack, functions))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed
