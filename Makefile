@@ -41,6 +41,7 @@ LINT_PATHS := $(wildcard layers/presence/presence functions local tests sdk/pyth
 
 help:
 	@echo "make test      unit + integration + end-to-end tests, sam validate --lint, cfn-lint, checkov"
+	@echo "               (two parts at a time; TEST_JOBS=1: one at a time)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make build     sam build (no container)"
 	@echo "make run       the whole service locally (moto; HTTP :3000, WebSocket :3001)"
@@ -100,18 +101,46 @@ $(VENV_CHECKOV)/.installed: requirements-checkov.txt | $(VENV_UV)/.installed-$(U
 	$(call make_venv,$(VENV_CHECKOV),requirements-checkov.txt)
 
 # --- checks ----------------------------------------------------------------------------------
+# `make test` runs these parts TEST_JOBS (2, this machine's cores) at a time, longest first: most
+# of the end-to-end suite waits on timers and sockets. Each part's output is printed whole when
+# it ends (--output-sync), closed by a line with its result and time; every part runs even after
+# one fails (-k), and then make test fails. `make test TEST_JOBS=1` runs them one after another.
+TEST_JOBS := 2
+TEST_PARTS := test-e2e test-unit test-clock test-web-node test-browser test-validate test-checkov
 test: $(VENV) $(VENV_SAM) $(VENV_CHECKOV) faketime
-	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(TEST_DIRS) \
-		$(addprefix --ignore=,$(CLOCK_TESTS))
-	@ft=$$(command -v faketime || true); \
+	@start=$$(date +%s); \
+	if $(MAKE) --no-print-directory -k -j$(TEST_JOBS) --output-sync=target $(TEST_PARTS); then \
+	  echo "== make test: every part passed in $$(( $$(date +%s) - start )) s"; \
+	else echo "== make test: FAILED (the parts marked FAILED above)" >&2; exit 1; fi
+
+# `$(call part,COMMAND)`: a part of make test; COMMAND's output, then "== part: passed in N s".
+define part
+	@start=$$(date +%s); set +e; \
+	{ $(1); }; rc=$$?; \
+	echo "== $@: $$(if [ $$rc = 0 ]; then echo passed; else echo FAILED; fi) in $$(( $$(date +%s) - start )) s"; \
+	exit $$rc
+endef
+PYTEST := $(AWS_OFFLINE) PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest
+
+.PHONY: $(TEST_PARTS)
+test-unit:
+	$(call part,$(PYTEST) $(TEST_DIRS) $(addprefix --ignore=,$(CLOCK_TESTS)))
+test-clock:
+	$(call part,ft=$$(command -v faketime || true); \
 	if [ -z "$$ft" ]; then echo "WARNING: no faketime: $(CLOCK_TESTS) run at today's date"; fi; \
 	echo "$${ft:+faketime '$(CLOCK_AHEAD)' }pytest $(CLOCK_TESTS)"; \
 	$(AWS_OFFLINE) PYTHONPATH=layers/presence:. $${ft:+$$ft '$(CLOCK_AHEAD)'} \
-		$(VENV)/bin/python -m pytest $(CLOCK_TESTS)
-	$(if $(E2E_DIR),PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest $(E2E_DIR))
-	$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml
-	$(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml
-	$(CHECKOV)
+		$(VENV)/bin/python -m pytest $(CLOCK_TESTS))
+# Two pytest-xdist workers, a file each at a time (each worker starts the session's runtime;
+# a module's own runtime starts once).
+test-e2e:
+	$(call part,$(if $(E2E_DIR),PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest -n 2 \
+		--dist loadfile $(E2E_DIR),true))
+test-validate:
+	$(call part,$(AWS_OFFLINE) $(VENV_SAM)/bin/sam validate --lint --template-file template.yaml \
+		&& $(AWS_OFFLINE) $(VENV_SAM)/bin/cfn-lint template.yaml)
+test-checkov:
+	$(call part,$(CHECKOV))
 
 # Debian's faketime for CLOCK_TESTS: installed with apt-get when this is root (CI), else a warning.
 .PHONY: faketime
@@ -182,10 +211,12 @@ distclean: clean
 # Node's test runner on the SDK (fake WebSocket and fetch, no network), then the demo and the
 # SDK in headless Chromium against a runtime of their own (skipped, saying so, without chromium).
 .PHONY: test-web
-test: test-web
 test-web: $(VENV)
-	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && node --test test/
-	PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest tests/browser
+	@$(MAKE) --no-print-directory test-web-node test-browser
+test-web-node:
+	$(call part,cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && node --test test/)
+test-browser:
+	$(call part,PYTHONPATH=layers/presence:. $(VENV)/bin/python -m pytest tests/browser)
 
 # docs/openapi.json from template.yaml and the handlers' body models (tests/unit/test_openapi.py
 # fails while it is stale)
