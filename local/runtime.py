@@ -190,12 +190,15 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
     for consumer in cfn.queue_consumers(template):
         # Lambda runs several batches of a queue at once (a FIFO queue: one per message group
         # in flight), up to MaximumConcurrency if set; here as many pollers, within half the
-        # workers.
+        # workers (the first polls an empty queue often, and wakes the others: QueuePoller).
         pollers_per_queue = max(1, functions.workers // 2)
+        lead: QueuePoller | None = None
         for _ in range(min(consumer.maximum_concurrency or pollers_per_queue, pollers_per_queue)):
-            pollers.append(
-                QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log)
+            poller = QueuePoller(
+                functions, consumer, resources.queue_urls[consumer.source], log, lead
             )
+            lead = lead or poller
+            pollers.append(poller)
     pollers.append(SchedulePoller(aws.SCHEDULE_GROUP, resources.queue_urls_by_arn(), log))
     for bus in resources.event_buses.values():
         events_queue = aws.deliver_events_to_a_queue(bus)
