@@ -21,7 +21,9 @@ PIP_FLAGS := --disable-pip-version-check --no-input --quiet
 UV_VERSION := 0.13.9
 VENV_UV := .venv-uv
 UV := $(VENV_UV)/bin/uv
-UV_FLAGS := --quiet
+# --system-certs: trust the system's certificate store, as pip does here (uv's bundled roots
+# lack a locally installed CA, and SSL_CERT_FILE may not be set)
+UV_FLAGS := --quiet --system-certs
 
 # Offline AWS settings for validation and tests: dummy credentials, never a real account.
 AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
