@@ -22,8 +22,10 @@ UV_VERSION := 0.13.9
 VENV_UV := .venv-uv
 UV := $(VENV_UV)/bin/uv
 # --system-certs: trust the system's certificate store, as pip does here (uv's bundled roots
-# lack a locally installed CA, and SSL_CERT_FILE may not be set)
-UV_FLAGS := --quiet --system-certs
+# lack a locally installed CA, and SSL_CERT_FILE may not be set); --compile-bytecode: the .pyc
+# files pip writes too (without them, under PYTHONDONTWRITEBYTECODE every process compiles what
+# it imports: the runtime's workers and moto start twice as slowly, sam validate and checkov too).
+UV_FLAGS := --quiet --system-certs --compile-bytecode
 
 # Offline AWS settings for validation and tests: dummy credentials, never a real account.
 AWS_OFFLINE := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 \
