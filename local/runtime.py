@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import signal
+import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -115,12 +116,7 @@ async def serve(
             try:
                 await site.start()
             except OSError as exc:
-                # (worded so that no line before the ready line contains "ready")
-                reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-                raise SystemExit(
-                    f"cannot listen on {settings.host}:{port}: {reason}"
-                    " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
-                ) from None
+                raise _cannot_listen(settings.host, port, exc) from None
         for poller in stack.pollers:
             poller.start()
         http_url = f"http://{settings.host}:{settings.http_port}"
@@ -194,12 +190,15 @@ def start(settings: local_config.LocalConfig, template: cfn.Template) -> tuple[S
     for consumer in cfn.queue_consumers(template):
         # Lambda runs several batches of a queue at once (a FIFO queue: one per message group
         # in flight), up to MaximumConcurrency if set; here as many pollers, within half the
-        # workers.
+        # workers (the first polls an empty queue often, and wakes the others: QueuePoller).
         pollers_per_queue = max(1, functions.workers // 2)
+        lead: QueuePoller | None = None
         for _ in range(min(consumer.maximum_concurrency or pollers_per_queue, pollers_per_queue)):
-            pollers.append(
-                QueuePoller(functions, consumer, resources.queue_urls[consumer.source], log)
+            poller = QueuePoller(
+                functions, consumer, resources.queue_urls[consumer.source], log, lead
             )
+            lead = lead or poller
+            pollers.append(poller)
     pollers.append(SchedulePoller(aws.SCHEDULE_GROUP, resources.queue_urls_by_arn(), log))
     for bus in resources.event_buses.values():
         events_queue = aws.deliver_events_to_a_queue(bus)
@@ -240,11 +239,33 @@ def stop(stack: Stack) -> None:
     stack.moto.stop()
 
 
+def _cannot_listen(host: str, port: int, exc: OSError) -> SystemExit:
+    # (worded so that no line before the ready line contains "ready")
+    reason = "the port is in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+    return SystemExit(
+        f"cannot listen on {host}:{port}: {reason}"
+        " (free it, or set PRESENCE_HTTP_PORT, PRESENCE_WS_PORT or PRESENCE_DEMO_PORT)"
+    )
+
+
+def check_ports(settings: local_config.LocalConfig) -> None:
+    """Fail at once on a port that is taken, before moto and the workers start (seconds of
+    work); `serve` still reports one taken meanwhile."""
+    for port in (settings.http_port, settings.ws_port, settings.demo_port):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's site
+            try:
+                probe.bind((settings.host, port))
+            except OSError as exc:
+                raise _cannot_listen(settings.host, port, exc) from None
+
+
 def main() -> int:
     settings = local_config.load()
     template = cfn.load_template()
     stack: Stack | None = None
     try:
+        check_ports(settings)
         stack, functions = start(settings, template)
         asyncio.run(serve(settings, template, stack, functions))
     except KeyboardInterrupt:  # Ctrl-C before the signal handlers were installed

@@ -59,7 +59,10 @@ class Callee:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/im/callback?app=1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # a short poll interval: shutdown() at teardown waits for it (0.5 s by default)
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
 
     def events(self) -> list[tuple[str, str, str, str]]:
         """(To_Account, Action, Reason, OptPlatform) of each callback received, in order."""

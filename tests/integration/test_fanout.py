@@ -617,7 +617,9 @@ def stubbed_sockets(
     one at a time so the queued answers meet the posts in order."""
     monkeypatch.setattr("presence.delivery.MAX_WORKERS", 1)
     endpoint = ConnectionsApi()
-    thread = threading.Thread(target=endpoint.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=endpoint.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )  # shutdown() waits for a poll interval (0.5 s by default)
     thread.start()
     monkeypatch.setenv("WS_MANAGEMENT_ENDPOINT", f"http://127.0.0.1:{endpoint.server_port}/prod")
     store.poster.cache_clear()
