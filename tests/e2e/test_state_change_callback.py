@@ -10,17 +10,14 @@ timeout makes a silent device time out quickly).
 from __future__ import annotations
 
 import hashlib
-import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from tests.callee import TAKEN, Answer, Callee
 from tests.e2e.conftest import (
     ADMIN,
     ONLINE,
@@ -34,84 +31,6 @@ from tests.e2e.conftest import (
 
 TOKEN = "e2e-callback-token"
 LIVENESS_SECONDS = 6
-TAKEN = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
-Answer = tuple[int, Any, float]  # HTTP status, JSON body, seconds to wait before answering
-
-
-class Callee:
-    """The app backend's callback URL: records every request (with when it came), answers
-    what `policy` says for it."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.policies: list[Callable[[dict[str, Any]], Answer | None]] = []
-        callee = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                split = urlsplit(self.path)
-                request = {
-                    "at": time.time(),
-                    "path": split.path,
-                    "query": dict(parse_qsl(split.query)),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-                with callee.lock:
-                    callee.received.append(request)
-                status, answer, delay = callee.answer(request)
-                time.sleep(delay)
-                data = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the caller gave up waiting
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tencent/callback"
-        # a short poll interval: shutdown() at teardown waits for it (0.5 s by default)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def answer(self, request: dict[str, Any]) -> Answer:
-        for policy in list(self.policies):
-            found = policy(request)
-            if found is not None:
-                return found
-        return 200, TAKEN, 0
-
-    def of(self, user: str) -> list[dict[str, Any]]:
-        with self.lock:
-            return [r for r in self.received if r["body"]["Info"]["To_Account"] == user]
-
-    def wait(
-        self, user: str, action: str, reason: str, count: int = 1, timeout: float = 15
-    ) -> list[dict[str, Any]]:
-        """The first `count` requests about `user` with this Action and Reason, once they came."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [
-                r
-                for r in self.of(user)
-                if (r["body"]["Info"]["Action"], r["body"]["Info"]["Reason"]) == (action, reason)
-            ]
-            if len(found) >= count:
-                return found[:count]
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"no {count} x {action}/{reason} for {user} in {timeout} s: {self.of(user)}"
-                )
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -6,80 +6,22 @@ the queue for its backoff."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
 
 from presence import store
+from tests.callee import TAKEN, Callee
 from tests.integration.conftest import REGION, Api, World, handler_module, lambda_context
-
-TAKEN = {"ActionStatus": "OK", "ErrorInfo": "", "ErrorCode": 0}
-
-
-class Callee:
-    """The app backend's callback URL: records each request, answers what `answer` says."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.answer: Callable[[dict[str, Any]], tuple[int, Any, float]] = lambda r: (200, TAKEN, 0)
-        callee = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = {
-                    "path": urlsplit(self.path).path,
-                    "query": dict(parse_qsl(urlsplit(self.path).query)),
-                    "body": json.loads(self.rfile.read(length)),
-                    "content_type": self.headers.get("Content-Type"),
-                }
-                callee.received.append(request)
-                status, answer, delay = callee.answer(request)
-                time.sleep(delay)
-                data = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the caller gave up waiting
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/im/callback?app=1"
-        # a short poll interval: shutdown() at teardown waits for it (0.5 s by default)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
-
-    def events(self) -> list[tuple[str, str, str, str]]:
-        """(To_Account, Action, Reason, OptPlatform) of each callback received, in order."""
-        return [
-            (
-                r["body"]["Info"]["To_Account"],
-                r["body"]["Info"]["Action"],
-                r["body"]["Info"]["Reason"],
-                r["query"]["OptPlatform"],
-            )
-            for r in self.received
-        ]
 
 
 @pytest.fixture
 def callee(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callee]:
-    started = Callee()
+    started = Callee("/im/callback?app=1")
     monkeypatch.setenv("STATE_CHANGE_CALLBACK_URL", started.url)
     yield started
     started.server.shutdown()
@@ -216,7 +158,7 @@ def test_what_the_callee_does_not_take_waits_for_its_backoff(
         retry_in(receipt_handle, seconds)
 
     monkeypatch.setattr(store, "retry_callback_in", recorded)
-    callee.answer = lambda request: answer
+    callee.policies.append(lambda request: answer)
     world.online("alice", "web")
     assert len(queue.run()) == 1
     assert delays == [5]  # the first retry, 5 s later
@@ -227,8 +169,8 @@ def test_what_the_callee_does_not_take_waits_for_its_backoff(
 def test_a_failing_callee_delays_no_other_callback_of_the_batch(
     world: World, callee: Callee, queue: Queue
 ) -> None:
-    callee.answer = lambda r: (
-        (200, TAKEN, 3.0) if r["body"]["Info"]["To_Account"] == "slow" else (200, TAKEN, 0)
+    callee.policies.append(
+        lambda r: (200, TAKEN, 3.0) if r["body"]["Info"]["To_Account"] == "slow" else None
     )
     for user in ("slow", "a", "b", "c"):
         world.online(user, "web")
