@@ -50,7 +50,7 @@ help:
 	@echo "make build     sam build (no container)"
 	@echo "make run       the whole service locally (moto; HTTP :3000, WebSocket :3001)"
 	@echo "make usersig USER=alice   a UserSig for the local runtime"
-	@echo "make bench     benchmarks (about 25 minutes; not tests) -> docs/performance.md"
+	@echo "make bench     benchmarks (about 35 minutes; not tests) -> docs/performance.md"
 	@echo "make test-web  the Web SDK's node tests and the browser tests (part of make test)"
 	@echo "make validate  sam validate --lint and cfn-lint of template.yaml"
 	@echo "make checkov   checkov on template.yaml; fails on findings docs/operations.md does not accept"
