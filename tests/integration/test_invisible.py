@@ -134,6 +134,23 @@ def test_going_invisible_while_logged_out_tells_watchers_nothing_new(
     assert (after["statusType"], after["customStatus"]) == (UNLOGINED, "")
 
 
+def test_a_friend_is_told_the_same_logout_and_nothing_after(api: Api, world: World) -> None:
+    assert api.update_settings({"friendStatusNotify": True}).status == 200
+    pairs = {"pairs": [{"userID": "alice", "friendID": "carol"}]}
+    assert api.call("admin_import_friends", pairs, user="administrator").status == 200
+    carol = world.online("carol")
+    world.online("alice")
+    set_status(api, customStatus="at lunch")
+    world.pump()
+    hid = set_status(api, invisible=True)
+    world.pump()
+    told = of(world, carol)
+    assert told[-1] == logged_out_at(told[-1]["lastActiveTime"], hid["version"])
+    set_status(api, customStatus="still here")
+    world.pump()
+    assert of(world, carol) == told
+
+
 def test_last_active_time_stays_hidden_when_the_setting_hides_it(api: Api, world: World) -> None:
     assert api.update_settings({"lastActiveTimeVisible": False}).status == 200
     world.online("alice")
