@@ -54,8 +54,9 @@ def pair(summary: dict[str, Any]) -> str:
     return f"{summary['p50_ms']:,.0f} / {summary['p99_ms']:,.0f}"
 
 
-def latency_section(d: dict[str, Any]) -> str:
-    rows = [
+def latency_rows(d: dict[str, Any]) -> list[list[Any]]:
+    """The latency table's rows, an audience each."""
+    return [
         [
             f"{a['connections']:,}",
             a["changes"],
@@ -67,6 +68,10 @@ def latency_section(d: dict[str, Any]) -> str:
         ]
         for a in d["audiences"]
     ]
+
+
+def latency_section(d: dict[str, Any]) -> str:
+    rows = latency_rows(d)
     biggest = d["audiences"][-1]
     other, idle = biggest.get("other_user", {}), d["other_user_idle"]
     measured = bool(other.get("push", {}).get("n"))
@@ -134,18 +139,7 @@ def liveness_off_note(d: dict[str, Any]) -> str:
     off = load("latency_liveness_off")
     if off is None or not any(a["misses"] for a in d["audiences"]):
         return ""
-    rows = [
-        [
-            f"{a['connections']:,}",
-            a["changes"],
-            pair(a["first_recipient"]),
-            pair(a["last_recipient"]),
-            pair(a["every_recipient"]),
-            a["misses"],
-            a["setup"]["connects_per_s"] or "-",
-        ]
-        for a in off["audiences"]
-    ]
+    rows = latency_rows(off)
     return f"""
 The same with the runtime's liveness checks off
 (`PRESENCE_LIVENESS_TIMEOUT_SECONDS=0 python -m bench.latency --sizes 10000 --changes 5`,

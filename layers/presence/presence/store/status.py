@@ -66,19 +66,29 @@ def save_presence(before: PresenceState, after: PresenceState) -> bool:
     setSelfStatus is never overwritten. False when another writer got there first (the caller
     reads again and retries).
     """
+    return _save_owned(before, after, status_item.LIFECYCLE)
+
+
+def _save_owned(
+    before: PresenceState, after: PresenceState, names: Sequence[str], *sets: str
+) -> bool:
+    """Write the attributes `names` as `after`'s item has them (absent there: removed) and the
+    next version, if the item's version is still `before`'s; `sets`: more SET clauses (their
+    values among `:unlogined`). False when another writer got there first."""
     start = before.version or first_version(clock.now_ms())
     item = status_item.to_item(after)
     values: dict[str, Any] = {":next": {"N": str(start + 1)}, ":seen": {"N": str(before.version)}}
-    sets: list[str] = []
+    if sets:
+        values[":unlogined"] = {"N": str(int(StatusType.UNLOGINED))}
+    assigned = [*sets, "version = :next"]
     removes: list[str] = []
-    for name in status_item.LIFECYCLE:
+    for name in names:
         if name in item:
-            sets.append(f"{name} = :{name}")
+            assigned.append(f"{name} = :{name}")
             values[f":{name}"] = item[name]
         else:
             removes.append(name)
-    sets.append("version = :next")
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    update = "SET " + ", ".join(assigned) + (" REMOVE " + ", ".join(removes) if removes else "")
     condition = "version = :seen"
     if before.version == 0:
         condition = "attribute_not_exists(version) OR version = :seen"
@@ -267,41 +277,15 @@ def set_custom_status(
 
 
 def save_self_status(before: PresenceState, after: PresenceState) -> bool:
-    """Write what setSelfStatus owns (the custom status, its expiry, invisibility) as `after`
-    has it, in one write conditioned on `version` still being `before`'s; False when another
-    writer got there first (the caller reads again). The lifecycle is left as it is."""
-    start = before.version or first_version(clock.now_ms())
-    owned = status_item.visibility_values(after)
-    values: dict[str, Any] = {
-        ":next": {"N": str(start + 1)},
-        ":seen": {"N": str(before.version)},
-        ":cs": {"S": after.custom_status},
-        ":unlogined": {"N": str(int(StatusType.UNLOGINED))},
-    }
-    sets = [
-        "customStatus = :cs",
+    """Write what setSelfStatus owns (status_item.SELF_STATUS: the custom status, its expiry,
+    invisibility) as `after` has it, in one write conditioned on `version` still being
+    `before`'s; False when another writer got there first (the caller reads again). The
+    lifecycle is left as it is."""
+    return _save_owned(
+        before,
+        after,
+        status_item.SELF_STATUS,
         "statusType = if_not_exists(statusType, :unlogined)",
-        "version = :next",
-    ]
-    if after.custom_status_set_at is not None:
-        sets.append("customStatusSetAt = :at")
-        values[":at"] = {"N": str(after.custom_status_set_at)}
-    removes: list[str] = []
-    for name in status_item.VISIBILITY:
-        if name in owned:
-            sets.append(f"{name} = :{name}")
-            values[f":{name}"] = owned[name]
-        else:
-            removes.append(name)
-    update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-    condition = "version = :seen"
-    if before.version == 0:
-        condition = "attribute_not_exists(version) OR version = :seen"
-    return _conditional_update(
-        Key={"userID": {"S": after.user_id}},
-        UpdateExpression=update,
-        ConditionExpression=condition,
-        ExpressionAttributeValues=values,
     )
 
 

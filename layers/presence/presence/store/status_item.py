@@ -96,7 +96,12 @@ def to_item(state: PresenceState) -> dict[str, Any]:
         item["customStatus"] = {"S": state.custom_status}
     if state.custom_status_set_at is not None:
         item["customStatusSetAt"] = {"N": str(state.custom_status_set_at)}
-    item.update(visibility_values(state))
+    if state.custom_status_expires_at is not None:
+        item["customStatusExpiresAt"] = {"N": str(state.custom_status_expires_at)}
+    if state.invisible:
+        item["invisible"] = {"BOOL": True}
+        item["hiddenLastActive"] = {"N": str(state.hidden_last_active_time)}
+        item["hiddenVersion"] = {"N": str(state.hidden_version)}
     if state.not_online_since is not None:
         item["notOnlineSince"] = {"N": str(state.not_online_since)}
     if state.version:
@@ -108,20 +113,15 @@ def to_item(state: PresenceState) -> dict[str, Any]:
     return item
 
 
-# What setSelfStatus owns besides the custom status (store.set_visibility writes these).
-VISIBILITY = ("customStatusExpiresAt", "invisible", "hiddenLastActive", "hiddenVersion")
-
-
-def visibility_values(state: PresenceState) -> dict[str, Any]:
-    """The VISIBILITY attributes `state` has (absent: removed)."""
-    values: dict[str, Any] = {}
-    if state.custom_status_expires_at is not None:
-        values["customStatusExpiresAt"] = {"N": str(state.custom_status_expires_at)}
-    if state.invisible:
-        values["invisible"] = {"BOOL": True}
-        values["hiddenLastActive"] = {"N": str(state.hidden_last_active_time)}
-        values["hiddenVersion"] = {"N": str(state.hidden_version)}
-    return values
+# What setSelfStatus owns (store.save_self_status writes these and nothing else).
+SELF_STATUS = (
+    "customStatus",
+    "customStatusSetAt",
+    "customStatusExpiresAt",
+    "invisible",
+    "hiddenLastActive",
+    "hiddenVersion",
+)
 
 
 def connection_from_value(value: dict[str, Any]) -> Connection:
