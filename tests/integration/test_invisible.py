@@ -16,7 +16,7 @@ from presence.lifecycle import Connection
 from presence.store._dynamo import batch_write
 from presence.store.subscriptions import subscription_item
 from tests.integration import test_fanout
-from tests.integration.conftest import Api, World
+from tests.integration.conftest import Api, World, concurrently
 from tests.integration.test_events import Backend
 from tests.integration.test_fanout import Fanout, Sockets, connect, crowd
 
@@ -149,6 +149,67 @@ def test_a_friend_is_told_the_same_logout_and_nothing_after(api: Api, world: Wor
     set_status(api, customStatus="still here")
     world.pump()
     assert of(world, carol) == told
+
+
+def test_a_silent_device_times_out_underneath_and_watchers_hear_nothing(
+    api: Api, world: World
+) -> None:
+    """A phone that loses signal while its user is invisible: liveness still ends it (the real
+    status goes on underneath), and a watcher learns nothing of it."""
+    bob = world.online("bob")
+    assert api.subscribe(["alice"], user="bob").status == 200
+    phone = world.online("alice", "ios")
+    laptop = world.online("alice", "web")
+    set_status(api, invisible=True)
+    world.pump()
+    seen_by_bob, pushed = read(api, "alice", "bob"), len(of(world, bob))
+    world.silent.add(phone)  # no frame, no close; pushes still reach it
+    world.advance(90 + 5 + 1)  # the liveness timeout and the grace
+    assert phone in world.closed
+    assert set(store.get_presence("alice").connections) == {laptop}  # timed out underneath
+    assert of(world, laptop)[-1]["invisible"] is True
+    assert len(of(world, bob)) == pushed
+    assert read(api, "alice", "bob") == seen_by_bob
+
+
+def test_going_invisible_while_devices_come_and_go_at_once(
+    api: Api, world: World, atomic_dynamodb: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent invocations on one item, and an invocation that dies after its write: the
+    retried call changes nothing, watchers see one logout."""
+    assert api.update_settings({"maxConnectionsPerUser": 100}).status == 200
+    bob = world.online("bob")
+    assert api.subscribe(["alice"], user="bob").status == 200
+    opened = [world.online("alice") for _ in range(8)]
+    world.pump()
+    written: list[Any] = []
+    save = store.save_self_status
+
+    def dies_after_writing(before: Any, after: Any) -> bool:
+        done = save(before, after)
+        if done and not written:
+            written.append(after)
+            raise TimeoutError("the invocation died after its write")
+        return done
+
+    monkeypatch.setattr(store, "save_self_status", dies_after_writing)
+
+    def work(i: int) -> int:
+        if i == 0:
+            return api.call("set_self_status", {"invisible": True}).status
+        if i % 2:
+            return int(world.disconnect(opened[i], pump=False)["statusCode"])
+        return int(world.connect("alice", pump=False)[1]["statusCode"])
+
+    answers = concurrently(work, 9)
+    assert answers[0] == 500 and answers[1:] == [200] * 8  # 7012: the client tries again
+    assert set_status(api, invisible=True)["invisible"] is True
+    world.pump()
+    world.advance(6)
+    state = store.get_presence("alice")
+    assert state.invisible and state.hidden_version == written[0].hidden_version
+    told = [s for s in of(world, bob) if s["version"] >= state.hidden_version]
+    assert told == [logged_out_at(state.hidden_last_active_time, state.hidden_version)]
 
 
 def test_last_active_time_stays_hidden_when_the_setting_hides_it(api: Api, world: World) -> None:
